@@ -1,0 +1,8 @@
+// Order keys of u32: the value itself.
+fn key_min(x: T) -> u32 {
+    return x;
+}
+// Inverted, so that a minimum of keys is a maximum of values.
+fn key_max_inv(x: T) -> u32 {
+    return ~x;
+}

@@ -1,0 +1,651 @@
+//! wgpu plumbing only: adapter choice, device and limits, error scopes,
+//! pipelines, transfers and grid folding. Nothing here knows what an op computes.
+//!
+//! Rules this module keeps: every resource creation, `finish()` and `submit()`
+//! runs inside error scopes (thread-local in wgpu 30); every wait has a timeout;
+//! the uncaptured-error handler records instead of panicking; a lost device is
+//! noticed through its callback and reported as [`Error::DeviceLost`].
+
+pub mod shader;
+mod transfer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::element::ScalarType;
+use crate::error::{Error, Result};
+use shader::Shader;
+
+/// What tandem knows about the GPU it chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuInfo {
+    /// The adapter's name, e.g. "NVIDIA H100" or "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// The graphics API: "Vulkan", "Metal", "Dx12" or "Gl".
+    pub backend: String,
+    /// The device type: "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" (a software rasterizer) or "Other".
+    pub device_type: String,
+    /// The driver's name and version.
+    pub driver: String,
+    /// True for a software adapter (lavapipe, llvmpipe, WARP).
+    pub is_software: bool,
+    /// Largest storage-buffer binding in bytes.
+    pub max_storage_binding: u64,
+    /// Largest buffer in bytes.
+    pub max_buffer_size: u64,
+    /// Most workgroups per dispatch dimension.
+    pub max_workgroups_per_dimension: u32,
+    /// Most invocations per workgroup.
+    pub max_invocations_per_workgroup: u32,
+    /// Workgroup shared memory in bytes.
+    pub max_workgroup_storage: u32,
+    /// Subgroup operations available (kernels use their subgroup variant).
+    pub subgroups: bool,
+    /// f64 in shaders.
+    pub f64: bool,
+    /// Timestamp queries.
+    pub timestamps: bool,
+}
+
+/// Options for GPU start-up, set through [`crate::ContextBuilder`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GpuOptions {
+    pub storage_binding_limit: Option<u64>,
+    pub buffer_size_limit: Option<u64>,
+    pub timeout: Option<Duration>,
+    pub disable_subgroups: bool,
+}
+
+/// The default wait for one submission.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+static NEXT_DEVICE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One adapter, as `tandem info` lists it.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    /// Name.
+    pub name: String,
+    /// Graphics API.
+    pub backend: String,
+    /// Device type.
+    pub device_type: String,
+    /// Driver.
+    pub driver: String,
+}
+
+type PipelineKey = (Shader, &'static str, ScalarType);
+
+/// An open GPU device with everything tandem keeps beside it.
+pub(crate) struct GpuBackend {
+    /// Unique per device, so buffers know whether their device copy belongs here.
+    pub id: u64,
+    _instance: wgpu::Instance,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: GpuInfo,
+    pub limits: wgpu::Limits,
+    pub variant_subgroups: bool,
+    pub f64: bool,
+    timeout: Duration,
+    lost: Arc<Mutex<Option<String>>>,
+    uncaptured: Arc<Mutex<Option<String>>>,
+    layouts: Mutex<HashMap<Shader, wgpu::BindGroupLayout>>,
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    staging: transfer::StagingPool,
+    dummy: wgpu::Buffer,
+}
+
+fn device_type_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 4,
+        wgpu::DeviceType::IntegratedGpu => 3,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 1,
+        wgpu::DeviceType::Other => 0,
+    }
+}
+
+fn backend_rank(b: wgpu::Backend) -> u32 {
+    match b {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 2,
+        wgpu::Backend::Gl => 1,
+        _ => 0,
+    }
+}
+
+fn new_instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// Every adapter wgpu finds (honouring `WGPU_BACKEND`), best first.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance = new_instance();
+    let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    sort_adapters(&mut adapters);
+    adapters
+        .iter()
+        .map(|a| {
+            let i = a.get_info();
+            AdapterSummary {
+                name: i.name,
+                backend: format!("{:?}", i.backend),
+                device_type: format!("{:?}", i.device_type),
+                driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+            }
+        })
+        .collect()
+}
+
+fn sort_adapters(adapters: &mut [wgpu::Adapter]) {
+    adapters.sort_by_key(|a| {
+        let i = a.get_info();
+        std::cmp::Reverse((device_type_rank(i.device_type), backend_rank(i.backend)))
+    });
+}
+
+impl GpuBackend {
+    /// Opens the best adapter: discrete, then integrated, then virtual, then software;
+    /// native APIs before GL.
+    pub fn open(opts: &GpuOptions) -> Result<Arc<GpuBackend>> {
+        let instance = new_instance();
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        adapters.retain(|a| {
+            a.get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        });
+        sort_adapters(&mut adapters);
+        let Some(adapter) = adapters.into_iter().next() else {
+            return Err(Error::NoAdapter {
+                reason: "wgpu found no adapter with compute shaders".into(),
+            });
+        };
+        let ainfo = adapter.get_info();
+        let afeatures = adapter.features();
+        let mut limits = adapter.limits();
+        if let Some(l) = opts.storage_binding_limit {
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(l);
+        }
+        if let Some(l) = opts.buffer_size_limit {
+            limits.max_buffer_size = limits.max_buffer_size.min(l);
+        }
+        let wanted =
+            wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY;
+        let mut features = afeatures & wanted;
+        if opts.disable_subgroups {
+            features.remove(wgpu::Features::SUBGROUP);
+        }
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("tandem"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&desc)).map_err(|e| Error::NoAdapter {
+                reason: format!("{} ({:?}) refused a device: {e}", ainfo.name, ainfo.backend),
+            })?;
+
+        let uncaptured = Arc::new(Mutex::new(None::<String>));
+        let rec = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            tracing::warn!(target: "tandem::gpu", "uncaptured wgpu error: {e}");
+            if let Ok(mut g) = rec.lock() {
+                *g = Some(e.to_string());
+            }
+        }));
+        let lost = Arc::new(Mutex::new(None::<String>));
+        let rec = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            tracing::warn!(target: "tandem::gpu", "GPU device lost: {reason:?} {msg}");
+            if let Ok(mut g) = rec.lock() {
+                *g = Some(format!("{reason:?}: {msg}"));
+            }
+        });
+
+        let dev_limits = device.limits();
+        let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
+        let f64 = device.features().contains(wgpu::Features::SHADER_F64);
+        let info = GpuInfo {
+            name: ainfo.name.clone(),
+            backend: format!("{:?}", ainfo.backend),
+            device_type: format!("{:?}", ainfo.device_type),
+            driver: format!("{} {}", ainfo.driver, ainfo.driver_info)
+                .trim()
+                .to_string(),
+            is_software: ainfo.device_type == wgpu::DeviceType::Cpu,
+            max_storage_binding: dev_limits.max_storage_buffer_binding_size,
+            max_buffer_size: dev_limits.max_buffer_size,
+            max_workgroups_per_dimension: dev_limits.max_compute_workgroups_per_dimension,
+            max_invocations_per_workgroup: dev_limits.max_compute_invocations_per_workgroup,
+            max_workgroup_storage: dev_limits.max_compute_workgroup_storage_size,
+            subgroups,
+            f64,
+            timestamps: device.features().contains(wgpu::Features::TIMESTAMP_QUERY),
+        };
+        let dummy = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tandem dummy binding"),
+            size: 256,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        Ok(Arc::new(GpuBackend {
+            id: NEXT_DEVICE_ID.fetch_add(1, Ordering::Relaxed),
+            _instance: instance,
+            device,
+            queue,
+            info,
+            limits: dev_limits,
+            variant_subgroups: subgroups,
+            f64,
+            timeout: opts.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            lost,
+            uncaptured,
+            layouts: Mutex::new(HashMap::new()),
+            pipelines: Mutex::new(HashMap::new()),
+            staging: transfer::StagingPool::default(),
+            dummy,
+        }))
+    }
+
+    /// The reason the device was lost, if it was.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Fails with [`Error::DeviceLost`] when the device is gone.
+    pub fn check_alive(&self) -> Result<()> {
+        match self.lost_reason() {
+            Some(reason) => Err(Error::DeviceLost { reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Destroys the device, as a driver reset would; for fault tests.
+    pub fn destroy_for_test(&self) {
+        self.device.destroy();
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        if let Ok(mut g) = self.lost.lock() {
+            g.get_or_insert_with(|| "Destroyed: device destroyed".into());
+        }
+    }
+
+    /// Whether kernels of this scalar type can run here.
+    pub fn supports_scalar(&self, scalar: ScalarType) -> bool {
+        scalar != ScalarType::F64 || self.f64
+    }
+
+    /// The element count of one binding window: the largest multiple of the
+    /// offset alignment that fits the binding and buffer limits.
+    pub fn window_elems(&self, elem_size: usize) -> usize {
+        let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        let bytes = (max / align) * align;
+        (bytes / elem_size as u64).max(1) as usize
+    }
+
+    /// Splits a 1-D count of workgroups into a grid within the per-dimension limit.
+    pub fn fold_grid(&self, groups: u64) -> Result<(u32, u32)> {
+        fold_grid(groups, self.limits.max_compute_workgroups_per_dimension)
+    }
+
+    /// Runs `f` inside out-of-memory and validation error scopes, mapping what
+    /// they catch (or a lost device) to tandem errors.
+    pub fn scoped<R>(&self, op: &'static str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        self.check_alive()?;
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let val = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let r = f();
+        let e_int = pollster::block_on(internal.pop());
+        let e_val = pollster::block_on(val.pop());
+        let e_oom = pollster::block_on(oom.pop());
+        if let Some(reason) = self.lost_reason() {
+            return Err(Error::DeviceLost { reason });
+        }
+        if let Some(e) = e_oom {
+            return Err(Error::OutOfMemory {
+                op,
+                message: e.to_string(),
+            });
+        }
+        if let Some(e) = e_val.or(e_int) {
+            let message = e.to_string();
+            if message.to_ascii_lowercase().contains("lost") || message.contains("destroyed") {
+                return Err(Error::DeviceLost { reason: message });
+            }
+            return Err(Error::Gpu { op, message });
+        }
+        r
+    }
+
+    /// Submits and waits, with the timeout.
+    pub fn submit_and_wait(&self, op: &'static str, encoder: wgpu::CommandEncoder) -> Result<()> {
+        let index = self.scoped(op, || Ok(self.queue.submit([encoder.finish()])))?;
+        self.wait(op, Some(index))
+    }
+
+    /// Waits for a submission (or all work) to finish.
+    pub fn wait(&self, op: &'static str, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        let r = self.device.poll(wgpu::PollType::Wait {
+            submission_index: index,
+            timeout: Some(self.timeout),
+        });
+        self.check_alive()?;
+        match r {
+            Ok(_) => Ok(()),
+            Err(wgpu::PollError::Timeout) => Err(Error::Timeout {
+                op,
+                after: self.timeout,
+            }),
+            Err(e) => {
+                let extra = self
+                    .take_uncaptured()
+                    .map(|m| format!(" (last uncaptured error: {m})"))
+                    .unwrap_or_default();
+                Err(Error::Gpu {
+                    op,
+                    message: format!("{e}{extra}"),
+                })
+            }
+        }
+    }
+
+    /// A storage buffer for `bytes` bytes, checked against the device's limits.
+    pub fn create_storage(&self, op: &'static str, bytes: u64) -> Result<wgpu::Buffer> {
+        let size = bytes.max(4).next_multiple_of(4);
+        if size > self.limits.max_buffer_size {
+            return Err(Error::TooLarge {
+                bytes: size,
+                max: self.limits.max_buffer_size,
+            });
+        }
+        self.scoped(op, || {
+            Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(op),
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        })
+    }
+
+    /// A uniform buffer holding `blocks`, each at its own aligned offset; returns
+    /// the buffer and the stride between blocks.
+    pub fn create_uniforms(
+        &self,
+        op: &'static str,
+        blocks: &[Vec<u8>],
+    ) -> Result<(wgpu::Buffer, u64)> {
+        let align = self.limits.min_uniform_buffer_offset_alignment.max(16) as u64;
+        let block = blocks
+            .iter()
+            .map(|b| b.len() as u64)
+            .max()
+            .unwrap_or(16)
+            .max(16);
+        let stride = block.next_multiple_of(align);
+        let mut bytes = vec![0u8; (stride * blocks.len().max(1) as u64) as usize];
+        for (i, b) in blocks.iter().enumerate() {
+            let at = i * stride as usize;
+            bytes[at..at + b.len()].copy_from_slice(b);
+        }
+        let buf = self.scoped(op, || {
+            let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(op),
+                size: bytes.len() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            self.queue.write_buffer(&buf, 0, &bytes);
+            Ok(buf)
+        })?;
+        Ok((buf, stride))
+    }
+
+    /// A small read-only buffer to fill binding slots a kernel entry does not read.
+    pub fn dummy(&self) -> &wgpu::Buffer {
+        &self.dummy
+    }
+
+    fn layout(&self, shader: Shader) -> Result<wgpu::BindGroupLayout> {
+        let mut layouts = self.layouts.lock().map_err(|_| poisoned())?;
+        if let Some(l) = layouts.get(&shader) {
+            return Ok(l.clone());
+        }
+        let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let uniform = wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = match shader {
+            Shader::Fill => vec![uniform, storage(1, false)],
+            Shader::Elementwise | Shader::Reduce | Shader::ReduceOrder => {
+                vec![
+                    uniform,
+                    storage(1, true),
+                    storage(2, true),
+                    storage(3, false),
+                ]
+            }
+        };
+        let layout = self.scoped("create bind group layout", || {
+            Ok(self
+                .device
+                .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(shader.name()),
+                    entries: &entries,
+                }))
+        })?;
+        layouts.insert(shader, layout.clone());
+        Ok(layout)
+    }
+
+    /// The compiled pipeline of one entry point, compiled once per device.
+    pub fn pipeline(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        scalar: ScalarType,
+    ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
+        let layout = self.layout(shader)?;
+        let key = (shader, entry, scalar);
+        if let Some(p) = self.pipelines.lock().map_err(|_| poisoned())?.get(&key) {
+            return Ok((p.clone(), layout));
+        }
+        let variant = shader::variant_for(scalar, self.variant_subgroups);
+        let source = shader::compose(shader, scalar, variant);
+        let name = format!("{}<{}>", shader.name(), scalar.wgsl());
+        shader::validate_wgsl(&name, &source)?;
+        let pipeline = self
+            .scoped("compile shader", || {
+                let module = self
+                    .device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(&name),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                    });
+                let pl = self
+                    .device
+                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(&name),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
+                Ok(self
+                    .device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(&name),
+                        layout: Some(&pl),
+                        module: &module,
+                        entry_point: Some(entry),
+                        compilation_options: Default::default(),
+                        cache: None,
+                    }))
+            })
+            .map_err(|e| match e {
+                Error::Gpu { message, .. } => Error::ShaderCompile {
+                    shader: name.clone(),
+                    message,
+                },
+                other => other,
+            })?;
+        self.pipelines
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(key, pipeline.clone());
+        Ok((pipeline, layout))
+    }
+
+    /// Compiles every built-in kernel for every scalar type this device runs.
+    pub fn warm_up(&self) -> Result<()> {
+        for shader in Shader::ALL {
+            for scalar in ScalarType::ALL {
+                if shader.supports(scalar) && self.supports_scalar(scalar) {
+                    for entry in shader.entry_points() {
+                        self.pipeline(shader, entry, scalar)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records one dispatch of `groups` workgroups into `encoder`.
+    pub fn dispatch(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        groups: u64,
+    ) -> Result<()> {
+        let (x, y) = self.fold_grid(groups)?;
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+        Ok(())
+    }
+
+    /// A bind group over (uniform block, storage windows...).
+    pub fn bind_group(
+        &self,
+        layout: &wgpu::BindGroupLayout,
+        uniforms: (&wgpu::Buffer, u64, u64),
+        storage: &[(&wgpu::Buffer, u64, u64)],
+    ) -> wgpu::BindGroup {
+        let mut entries = Vec::with_capacity(1 + storage.len());
+        entries.push(wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: uniforms.0,
+                offset: uniforms.1,
+                size: std::num::NonZeroU64::new(uniforms.2),
+            }),
+        });
+        for (i, (buffer, offset, size)) in storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 1 + i as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset: *offset,
+                    size: std::num::NonZeroU64::new(*size),
+                }),
+            });
+        }
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout,
+            entries: &entries,
+        })
+    }
+
+    /// A new command encoder.
+    pub fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("tandem"),
+            })
+    }
+
+    /// The last error that reached the uncaptured handler, if any.
+    pub fn take_uncaptured(&self) -> Option<String> {
+        self.uncaptured.lock().ok().and_then(|mut g| g.take())
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Gpu {
+        op: "lock",
+        message: "a thread panicked while holding a GPU lock".into(),
+    }
+}
+
+/// Splits `groups` workgroups into an (x, y) grid with x, y <= `max_dim`.
+pub(crate) fn fold_grid(groups: u64, max_dim: u32) -> Result<(u32, u32)> {
+    let max = max_dim.max(1) as u64;
+    if groups <= max {
+        return Ok((groups as u32, 1));
+    }
+    let y = groups.div_ceil(max);
+    if y > max {
+        return Err(Error::LimitExceeded {
+            what: "a dispatch",
+            requested: groups,
+            limit: max * max,
+        });
+    }
+    Ok((max as u32, y as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_folding_covers_every_group() {
+        for groups in [0u64, 1, 65_534, 65_535, 65_536, 131_072, 65_535 * 65_535] {
+            let (x, y) = fold_grid(groups, 65_535).unwrap();
+            assert!(x as u64 * y as u64 >= groups);
+            assert!(x <= 65_535 && y <= 65_535);
+            assert!((x as u64) * (y as u64) < groups + x as u64 || groups == 0);
+        }
+        assert!(fold_grid(65_535u64 * 65_535 + 1, 65_535).is_err());
+    }
+}
+
+impl GpuBackend {
+    /// Cuts `n` elements of `elem_size` bytes into binding windows: (first element, count).
+    pub fn windows(&self, n: usize, elem_size: usize) -> Vec<(usize, usize)> {
+        let w = self.window_elems(elem_size);
+        (0..n).step_by(w).map(|s| (s, w.min(n - s))).collect()
+    }
+}

@@ -1,0 +1,196 @@
+//! Host <-> device transfers through a pool of reused staging buffers.
+//!
+//! Large transfers stream through staging buffers of at most [`STAGING_CHUNK`]
+//! bytes, so a transfer never needs a second copy of the whole array. Readback
+//! copies bytes into a `Vec<T>` that is aligned for `T`; the mapped range is never
+//! reinterpreted in place, so its alignment does not matter.
+
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use super::GpuBackend;
+use crate::error::{Error, Result};
+
+/// The largest staging buffer; bigger transfers are streamed in chunks of this size.
+pub(crate) const STAGING_CHUNK: u64 = 64 << 20;
+/// The smallest staging buffer, so that small transfers share one.
+const STAGING_MIN: u64 = 1 << 16;
+/// Staging buffers kept per direction.
+const POOL_KEEP: usize = 4;
+
+/// Free staging buffers, one list per direction.
+#[derive(Default)]
+pub(crate) struct StagingPool {
+    read: Mutex<Vec<wgpu::Buffer>>,
+    write: Mutex<Vec<wgpu::Buffer>>,
+}
+
+fn take(list: &Mutex<Vec<wgpu::Buffer>>, size: u64) -> Option<wgpu::Buffer> {
+    let mut list = list.lock().ok()?;
+    let pos = list.iter().position(|b| b.size() >= size)?;
+    Some(list.swap_remove(pos))
+}
+
+fn give(list: &Mutex<Vec<wgpu::Buffer>>, buf: wgpu::Buffer) {
+    if let Ok(mut list) = list.lock() {
+        if list.len() < POOL_KEEP {
+            list.push(buf);
+        } else if let Some(smallest) = list
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, b)| b.size())
+            .map(|(i, _)| i)
+        {
+            if list[smallest].size() < buf.size() {
+                list[smallest] = buf;
+            }
+        }
+    }
+}
+
+fn staging_size(bytes: u64) -> u64 {
+    bytes.next_power_of_two().clamp(STAGING_MIN, STAGING_CHUNK)
+}
+
+impl GpuBackend {
+    fn map_and_wait(
+        &self,
+        op: &'static str,
+        buf: &wgpu::Buffer,
+        mode: wgpu::MapMode,
+        len: u64,
+    ) -> Result<()> {
+        let (tx, rx) = mpsc::channel();
+        self.scoped(op, || {
+            buf.slice(..len).map_async(mode, move |r| {
+                let _ = tx.send(r);
+            });
+            Ok(())
+        })?;
+        self.wait(op, None)?;
+        match rx.try_recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.check_alive()?;
+                Err(Error::Gpu {
+                    op,
+                    message: format!("mapping a staging buffer failed: {e}"),
+                })
+            }
+            Err(_) => {
+                self.check_alive()?;
+                Err(Error::Gpu {
+                    op,
+                    message: "a staging buffer was not mapped after the wait".into(),
+                })
+            }
+        }
+    }
+
+    /// Copies `data` into `dst` at byte 0.
+    pub fn write<T: bytemuck::Pod>(
+        &self,
+        op: &'static str,
+        dst: &wgpu::Buffer,
+        data: &[T],
+    ) -> Result<()> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        // Buffer sizes are rounded up to 4 bytes; copies must be too.
+        let total = bytes.len() as u64;
+        if total == 0 {
+            return Ok(());
+        }
+        let stage_size = staging_size(total.next_multiple_of(4));
+        let stage = match take(&self.staging.write, stage_size) {
+            Some(b) => b,
+            None => self.scoped(op, || {
+                Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("tandem staging (upload)"),
+                    size: stage_size,
+                    usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }))
+            })?,
+        };
+        let mut offset = 0u64;
+        while offset < total {
+            let len = (total - offset).min(stage.size());
+            let padded = len.next_multiple_of(4);
+            self.map_and_wait(op, &stage, wgpu::MapMode::Write, padded)?;
+            {
+                let mut view =
+                    stage
+                        .slice(..padded)
+                        .get_mapped_range_mut()
+                        .map_err(|e| Error::Gpu {
+                            op,
+                            message: format!("staging buffer not mapped: {e}"),
+                        })?;
+                let src = &bytes[offset as usize..(offset + len) as usize];
+                view.slice(..len as usize).copy_from_slice(src);
+                if padded > len {
+                    view.slice(len as usize..padded as usize)
+                        .copy_from_slice(&[0u8; 4][..(padded - len) as usize]);
+                }
+            }
+            stage.unmap();
+            let mut enc = self.encoder();
+            enc.copy_buffer_to_buffer(&stage, 0, dst, offset, padded);
+            self.submit_and_wait(op, enc)?;
+            offset += len;
+        }
+        give(&self.staging.write, stage);
+        Ok(())
+    }
+
+    /// Reads `len` elements of `T` from `src`, starting at byte `offset`.
+    pub fn read<T: bytemuck::Pod + Default>(
+        &self,
+        op: &'static str,
+        src: &wgpu::Buffer,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<T>> {
+        let mut out = vec![T::default(); len];
+        let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+        let total = dst.len() as u64;
+        if total == 0 {
+            return Ok(out);
+        }
+        let stage_size = staging_size(total.next_multiple_of(4));
+        let stage = match take(&self.staging.read, stage_size) {
+            Some(b) => b,
+            None => self.scoped(op, || {
+                Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("tandem staging (readback)"),
+                    size: stage_size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }))
+            })?,
+        };
+        let mut done = 0u64;
+        while done < total {
+            let len = (total - done).min(stage.size());
+            let padded = len.next_multiple_of(4);
+            let mut enc = self.encoder();
+            enc.copy_buffer_to_buffer(src, offset + done, &stage, 0, padded);
+            self.submit_and_wait(op, enc)?;
+            self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded)?;
+            {
+                let view = stage
+                    .slice(..padded)
+                    .get_mapped_range()
+                    .map_err(|e| Error::Gpu {
+                        op,
+                        message: format!("staging buffer not mapped: {e}"),
+                    })?;
+                dst[done as usize..(done + len) as usize].copy_from_slice(&view[..len as usize]);
+            }
+            stage.unmap();
+            done += len;
+        }
+        give(&self.staging.read, stage);
+        Ok(out)
+    }
+}

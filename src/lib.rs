@@ -1,0 +1,42 @@
+//! # tandem
+//!
+//! Data-parallel computing on either side: each op runs as a WGSL compute
+//! shader on any GPU wgpu reaches (Vulkan, Metal, DX12, GL) or as multicore CPU
+//! code on rayon, chosen per call by a dispatcher. Both sides share one
+//! [`Buffer`] type and give the same answers (bit for bit for integers; within
+//! a documented tolerance for float sums).
+//!
+//! ```
+//! # fn main() -> Result<(), tandem::Error> {
+//! let ctx = tandem::Context::new()?; // Auto: GPU when it pays, CPU otherwise
+//! let x = ctx.upload(&[1.0f32, 2.0, 3.0, 4.0])?;
+//! let y = ctx.scale(&x, 2.0)?;
+//! assert_eq!(ctx.sum(&y)?, 20.0);
+//! assert_eq!(ctx.max(&x)?, Some(4.0));
+//! assert_eq!(ctx.argmin(&x)?, Some(0));
+//! let run = ctx.last_run().unwrap();
+//! println!("{} ran on the {:?}: {}", run.op, run.side, run.reason);
+//! # Ok(()) }
+//! ```
+//!
+//! Policies: [`Policy::Auto`] (the default, or `TANDEM_BACKEND=auto`), [`Policy::Cpu`]
+//! and [`Policy::Gpu`]. `ctx.with_policy(Policy::Cpu)` is a cheap view that shares
+//! the backends. See `DESIGN.md` in the repository for the architecture.
+
+#![warn(missing_docs)]
+
+pub mod buffer;
+mod context;
+pub mod cpu;
+pub mod dispatch;
+pub mod element;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+
+pub use buffer::{Buffer, Residency};
+pub use context::{Context, ContextBuilder, Policy};
+pub use dispatch::{RunRecord, Side};
+pub use element::{Element, ScalarType};
+pub use error::{Error, ErrorKind, Result};
+pub use gpu::{list_adapters, AdapterSummary, GpuInfo};

@@ -1,0 +1,148 @@
+//! Element-wise ops: `add`, `sub`, `mul`, `scale`, `axpy`, `fill`.
+//!
+//! Integer results are identical on both sides (arithmetic wraps). Float results
+//! are identical for add, sub, mul and scale; axpy may differ in the last bit
+//! where a GPU driver fuses `alpha * x + y` into one fma.
+
+pub mod cpu;
+pub(crate) mod gpu;
+
+use crate::buffer::{Buffer, DeviceCopy};
+use crate::dispatch;
+use crate::element::Element;
+use crate::error::Result;
+use crate::gpu::shader::Shader;
+use crate::ops::work;
+use crate::Context;
+
+impl Context {
+    fn zip_op<T: Element>(
+        &self,
+        op: &'static str,
+        entry: &'static str,
+        a: &Buffer<T>,
+        b: &Buffer<T>,
+        alpha: T,
+        cpu_fn: impl FnOnce(&[T], &[T]) -> Vec<T>,
+    ) -> Result<Buffer<T>> {
+        a.same_len(b, op)?;
+        let w = work(self, op, Shader::Elementwise, &[a, b]);
+        dispatch::run(
+            self,
+            w,
+            || Ok(Buffer::from_host(cpu_fn(&a.host()?, &b.host()?))),
+            |g| {
+                let (da, db) = (a.device(g, op)?, b.device(g, op)?);
+                let out = gpu::binary(g, op, entry, &da, &db, a.len(), alpha)?;
+                Ok(Buffer::from_device(
+                    a.len(),
+                    DeviceCopy {
+                        buffer: out,
+                        gpu: g.clone(),
+                    },
+                ))
+            },
+        )
+    }
+
+    /// `a + b`, element-wise (wrapping for integers).
+    ///
+    /// # Errors
+    /// [`crate::Error::LengthMismatch`] when the lengths differ; GPU errors under Policy::Gpu.
+    pub fn add<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<Buffer<T>> {
+        self.zip_op("add", "add", a, b, T::zero(), cpu::add)
+    }
+
+    /// `a - b`, element-wise (wrapping for integers).
+    ///
+    /// # Errors
+    /// As [`Context::add`].
+    pub fn sub<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<Buffer<T>> {
+        self.zip_op("sub", "sub", a, b, T::zero(), cpu::sub)
+    }
+
+    /// `a * b`, element-wise (wrapping for integers).
+    ///
+    /// # Errors
+    /// As [`Context::add`].
+    pub fn mul<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<Buffer<T>> {
+        self.zip_op("mul", "mul", a, b, T::zero(), cpu::mul)
+    }
+
+    /// `alpha * x + y`, element-wise.
+    ///
+    /// # Errors
+    /// As [`Context::add`].
+    pub fn axpy<T: Element>(&self, alpha: T, x: &Buffer<T>, y: &Buffer<T>) -> Result<Buffer<T>> {
+        self.zip_op("axpy", "axpy", x, y, alpha, |x, y| cpu::axpy(alpha, x, y))
+    }
+
+    /// `alpha * x`, element-wise.
+    ///
+    /// # Errors
+    /// GPU errors under Policy::Gpu.
+    pub fn scale<T: Element>(&self, x: &Buffer<T>, alpha: T) -> Result<Buffer<T>> {
+        let op = "scale";
+        let w = work(self, op, Shader::Elementwise, &[x]);
+        dispatch::run(
+            self,
+            w,
+            || Ok(Buffer::from_host(cpu::scale(&x.host()?, alpha))),
+            |g| {
+                let dx = x.device(g, op)?;
+                let out = gpu::binary(g, op, "scale", &dx, &dx, x.len(), alpha)?;
+                Ok(Buffer::from_device(
+                    x.len(),
+                    DeviceCopy {
+                        buffer: out,
+                        gpu: g.clone(),
+                    },
+                ))
+            },
+        )
+    }
+
+    /// Sets every element of `x` to `value`, on the side where `x` lives.
+    ///
+    /// # Errors
+    /// GPU errors under Policy::Gpu.
+    pub fn fill<T: Element>(&self, x: &mut Buffer<T>, value: T) -> Result<()> {
+        let op = "fill";
+        x.check_recoverable().or_else(|_| {
+            // The old contents are about to be overwritten: losing them is fine.
+            let n = x.len();
+            x.replace_host(vec![T::zero(); n]);
+            Ok::<(), crate::Error>(())
+        })?;
+        let w = work(self, op, Shader::Fill, &[&*x]);
+        let n = x.len();
+        let xr = &*x;
+        let on_gpu = dispatch::run(
+            self,
+            w,
+            || Ok(None),
+            |g| {
+                let dst = if xr.on_device(g) {
+                    xr.device(g, op)?
+                } else {
+                    g.create_storage(op, (n * std::mem::size_of::<T>()) as u64)?
+                };
+                gpu::fill(g, &dst, n, value)?;
+                Ok(Some(DeviceCopy {
+                    buffer: dst,
+                    gpu: g.clone(),
+                }))
+            },
+        )?;
+        match on_gpu {
+            Some(copy) => x.replace_device(copy),
+            None => {
+                // The old contents are not needed: write a fresh host copy.
+                let mut v = vec![T::zero(); n];
+                cpu::fill(&mut v, value);
+                x.replace_host(v);
+            }
+        }
+        Ok(())
+    }
+}

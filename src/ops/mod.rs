@@ -1,0 +1,38 @@
+//! The ops, one folder each: `mod.rs` holds the public API on [`crate::Context`]
+//! (argument checks and the work estimate), `cpu.rs` the rayon twin (public, and
+//! usable on plain slices), `gpu.rs` the launch of the WGSL kernel of the same name.
+
+pub mod elementwise;
+pub mod reduce;
+
+use crate::dispatch::Work;
+use crate::element::Element;
+use crate::gpu::shader::Shader;
+use crate::{Buffer, Context};
+
+/// The dispatcher's view of a call over `inputs`.
+pub(crate) fn work<T: Element>(
+    ctx: &Context,
+    op: &'static str,
+    shader: Shader,
+    inputs: &[&Buffer<T>],
+) -> Work {
+    let len = inputs.first().map_or(0, |b| b.len());
+    let gpu = ctx.gpu_for(ctx.policy());
+    let (on_device, supported) = match &gpu {
+        Some(g) => (
+            inputs.iter().all(|b| b.on_device(g)),
+            shader.supports(T::SCALAR)
+                && g.supports_scalar(T::SCALAR)
+                && (len as u64) < u32::MAX as u64,
+        ),
+        None => (false, false),
+    };
+    Work {
+        op,
+        len,
+        inputs_on_device: on_device,
+        inputs_on_host: inputs.iter().all(|b| b.on_host()),
+        gpu_supported: supported,
+    }
+}

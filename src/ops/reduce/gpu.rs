@@ -1,0 +1,210 @@
+//! Launches of `shaders/reduce.wgsl` and `shaders/reduce_order.wgsl`.
+//!
+//! Pass one reduces each binding window of the input to partials (one per
+//! workgroup of WG * ITEMS elements); later passes reduce the partials, ping-
+//! ponging between two buffers, until one value is left; all passes go in one
+//! submission. Then 4 or 8 bytes are read back.
+
+use std::sync::Arc;
+
+use crate::element::Element;
+use crate::error::Result;
+use crate::gpu::shader::{Shader, WORKGROUP_SIZE};
+use crate::gpu::GpuBackend;
+
+/// Elements one workgroup reduces (`WG * ITEMS` in the shaders).
+const PER_GROUP: u64 = WORKGROUP_SIZE as u64 * 8;
+
+fn params(n: u64, groups: u64, out_offset: u64, base: u64) -> Vec<u8> {
+    [n as u32, groups as u32, out_offset as u32, base as u32]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+/// One planned pass: where it reads, how many, where it writes.
+struct Pass {
+    /// None: the user's input (window `start..start+len`); Some(i): partial buffer i.
+    src: Option<usize>,
+    start: u64,
+    len: u64,
+    dst: usize,
+    out_offset: u64,
+}
+
+/// Plans the passes for `n` input elements cut into `windows`; returns the passes,
+/// the element count each partial buffer needs, and the buffer holding the result.
+fn plan(windows: &[(usize, usize)]) -> (Vec<Pass>, [u64; 2], usize) {
+    let mut passes = Vec::new();
+    let mut offset = 0u64;
+    for &(start, len) in windows {
+        let groups = (len as u64).div_ceil(PER_GROUP);
+        passes.push(Pass {
+            src: None,
+            start: start as u64,
+            len: len as u64,
+            dst: 0,
+            out_offset: offset,
+        });
+        offset += groups;
+    }
+    let mut sizes = [offset.max(1), 1];
+    let mut count = offset;
+    let mut cur = 0;
+    while count > 1 {
+        let next = count.div_ceil(PER_GROUP);
+        let dst = 1 - cur;
+        sizes[dst] = sizes[dst].max(next);
+        passes.push(Pass {
+            src: Some(cur),
+            start: 0,
+            len: count,
+            dst,
+            out_offset: 0,
+        });
+        count = next;
+        cur = dst;
+    }
+    (passes, sizes, cur)
+}
+
+/// Runs a planned reduction. `first` and `later` are the entry points;
+/// `y` is a second input read by `first` (dot), or None.
+#[allow(clippy::too_many_arguments)]
+fn reduce<T: Element, P: bytemuck::Pod + Default>(
+    gpu: &Arc<GpuBackend>,
+    op: &'static str,
+    shader: Shader,
+    first: &'static str,
+    later: &'static str,
+    x: &wgpu::Buffer,
+    y: Option<&wgpu::Buffer>,
+    n: usize,
+) -> Result<P> {
+    let esize = std::mem::size_of::<T>() as u64;
+    let psize = std::mem::size_of::<P>() as u64;
+    let windows = gpu.windows(n, esize as usize);
+    let (passes, sizes, result) = plan(&windows);
+    let partials = [
+        gpu.create_storage(op, sizes[0] * psize)?,
+        gpu.create_storage(op, sizes[1] * psize)?,
+    ];
+    let (first_pl, layout) = gpu.pipeline(shader, first, T::SCALAR)?;
+    let (later_pl, _) = gpu.pipeline(shader, later, T::SCALAR)?;
+    let blocks: Vec<Vec<u8>> = passes
+        .iter()
+        .map(|p| params(p.len, p.len.div_ceil(PER_GROUP), p.out_offset, p.start))
+        .collect();
+    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
+    let dummy = gpu.dummy();
+    let encoder = gpu.scoped(op, || {
+        let mut enc = gpu.encoder();
+        for (i, p) in passes.iter().enumerate() {
+            let u = (&uniforms, i as u64 * stride, 16);
+            let dst = &partials[p.dst];
+            let out = (dst, 0, dst.size());
+            let (pipeline, bg) = match p.src {
+                None => {
+                    let win = (x, p.start * esize, p.len * esize);
+                    let second = match (shader, y) {
+                        (Shader::Reduce, Some(y)) => (y, p.start * esize, p.len * esize),
+                        _ => (dummy, 0, dummy.size()),
+                    };
+                    (&first_pl, gpu.bind_group(&layout, u, &[win, second, out]))
+                }
+                Some(s) => {
+                    let src = &partials[s];
+                    let storage = match shader {
+                        // sum_pass reads the partials as x.
+                        Shader::Reduce => [(src, 0, src.size()), (dummy, 0, dummy.size()), out],
+                        // pair_pass reads them as pairs.
+                        _ => [(dummy, 0, dummy.size()), (src, 0, src.size()), out],
+                    };
+                    (&later_pl, gpu.bind_group(&layout, u, &storage))
+                }
+            };
+            gpu.dispatch(&mut enc, pipeline, &bg, p.len.div_ceil(PER_GROUP))?;
+        }
+        Ok(enc)
+    })?;
+    gpu.submit_and_wait(op, encoder)?;
+    let v = gpu.read::<P>(op, &partials[result], 0, 1)?;
+    Ok(v[0])
+}
+
+/// Sum of `n` elements of `x`.
+pub(crate) fn sum<T: Element>(gpu: &Arc<GpuBackend>, x: &wgpu::Buffer, n: usize) -> Result<T> {
+    reduce::<T, T>(
+        gpu,
+        "sum",
+        Shader::Reduce,
+        "sum_pass",
+        "sum_pass",
+        x,
+        None,
+        n,
+    )
+}
+
+/// Dot product of `n` elements of `x` and `y`.
+pub(crate) fn dot<T: Element>(
+    gpu: &Arc<GpuBackend>,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    n: usize,
+) -> Result<T> {
+    reduce::<T, T>(
+        gpu,
+        "dot",
+        Shader::Reduce,
+        "dot_pass",
+        "sum_pass",
+        x,
+        Some(y),
+        n,
+    )
+}
+
+/// The (key, index) of the first smallest element (`max == false`) or largest one
+/// (`max == true`; the key comes back inverted).
+pub(crate) fn best<T: Element>(
+    gpu: &Arc<GpuBackend>,
+    op: &'static str,
+    max: bool,
+    x: &wgpu::Buffer,
+    n: usize,
+) -> Result<(u32, u32)> {
+    let first = if max { "max_first" } else { "min_first" };
+    let [k, i] =
+        reduce::<T, [u32; 2]>(gpu, op, Shader::ReduceOrder, first, "pair_pass", x, None, n)?;
+    Ok((k, i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_end_with_one_value() {
+        for n in [1usize, 2047, 2048, 2049, 1 << 22, (1 << 25) + 3] {
+            for window in [1usize << 20, 1 << 25] {
+                let windows: Vec<_> = (0..n)
+                    .step_by(window)
+                    .map(|s| (s, window.min(n - s)))
+                    .collect();
+                let (passes, sizes, result) = plan(&windows);
+                let mut count = windows
+                    .iter()
+                    .map(|w| (w.1 as u64).div_ceil(PER_GROUP))
+                    .sum::<u64>();
+                for p in passes.iter().filter(|p| p.src.is_some()) {
+                    assert_eq!(p.len, count);
+                    count = count.div_ceil(PER_GROUP);
+                    assert!(sizes[p.dst] >= count);
+                }
+                assert_eq!(count, 1, "n={n}");
+                assert!(result < 2);
+            }
+        }
+    }
+}
