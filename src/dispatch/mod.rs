@@ -44,6 +44,8 @@ pub struct RunRecord {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Work {
     pub op: &'static str,
+    /// The element type's WGSL name.
+    pub ty: &'static str,
     pub len: usize,
     /// Every input already has a valid copy on the GPU.
     pub inputs_on_device: bool,
@@ -82,7 +84,7 @@ pub(crate) fn decide(
             if !w.gpu_supported {
                 return Err(Error::Unsupported {
                     op: w.op,
-                    ty: "this element type",
+                    ty: w.ty,
                     side: "GPU",
                     why: "the adapter lacks the feature its kernel needs",
                 });

@@ -89,7 +89,7 @@ pub(crate) struct GpuBackend {
     pub limits: wgpu::Limits,
     pub variant_subgroups: bool,
     pub f64: bool,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
     layouts: Mutex<HashMap<Shader, wgpu::BindGroupLayout>>,

@@ -7,6 +7,7 @@
 
 use std::sync::mpsc;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::GpuBackend;
 use crate::error::{Error, Result};
@@ -68,22 +69,27 @@ impl GpuBackend {
             Ok(())
         })?;
         self.wait(op, None)?;
-        match rx.try_recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                self.check_alive()?;
-                Err(Error::Gpu {
-                    op,
-                    message: format!("mapping a staging buffer failed: {e}"),
-                })
+        // Another thread's poll may be the one that runs our callback: wait for
+        // it on the channel, polling, until the deadline.
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(1)) {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => {
+                    self.check_alive()?;
+                    return Err(Error::Gpu { op, message: format!("mapping a staging buffer failed: {e}") });
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.check_alive()?;
+                    return Err(Error::Gpu { op, message: "a staging-buffer mapping was dropped".into() });
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
-            Err(_) => {
-                self.check_alive()?;
-                Err(Error::Gpu {
-                    op,
-                    message: "a staging buffer was not mapped after the wait".into(),
-                })
+            self.check_alive()?;
+            if Instant::now() > deadline {
+                return Err(Error::Timeout { op, after: self.timeout });
             }
+            let _ = self.device.poll(wgpu::PollType::Poll);
         }
     }
 

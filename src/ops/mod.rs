@@ -29,6 +29,7 @@ pub(crate) fn work<T: Element>(
         None => (false, false),
     };
     Work {
+        ty: T::SCALAR.wgsl(),
         op,
         len,
         inputs_on_device: on_device,
