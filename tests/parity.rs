@@ -9,8 +9,18 @@ use tandem::{Context, Policy, Residency, Side};
 
 /// Checks a float or integer sum against the reference: integers and
 /// small-integer floats exactly, other floats within the documented bound.
-fn check_sum<T: TestElement>(what: &str, got: T, exact: T, (approx, magnitude): (f64, f64), pattern: Pattern, n: usize) {
-    if !T::IS_FLOAT || pattern == Pattern::SmallInts || pattern == Pattern::Constant && n < (1 << 20) {
+fn check_sum<T: TestElement>(
+    what: &str,
+    got: T,
+    exact: T,
+    (approx, magnitude): (f64, f64),
+    pattern: Pattern,
+    n: usize,
+) {
+    if !T::IS_FLOAT
+        || pattern == Pattern::SmallInts
+        || pattern == Pattern::Constant && n < (1 << 20)
+    {
         assert!(got.same(exact), "{what}: got {got:?}, want {exact:?}");
         return;
     }
@@ -22,10 +32,17 @@ fn check_sum<T: TestElement>(what: &str, got: T, exact: T, (approx, magnitude): 
         assert_eq!(got.to_f64(), approx, "{what}");
         return;
     }
-    let eps = if std::mem::size_of::<T>() == 4 { f32::EPSILON as f64 } else { f64::EPSILON };
+    let eps = if std::mem::size_of::<T>() == 4 {
+        f32::EPSILON as f64
+    } else {
+        f64::EPSILON
+    };
     let tol = 4200.0 * eps * magnitude + 1e-30;
     let err = (got.to_f64() - approx).abs();
-    assert!(err <= tol, "{what}: got {got:?}, want {approx} (error {err:e} > tolerance {tol:e})");
+    assert!(
+        err <= tol,
+        "{what}: got {got:?}, want {approx} (error {err:e} > tolerance {tol:e})"
+    );
 }
 
 fn reductions<T: TestElement>() {
@@ -42,11 +59,25 @@ fn reductions<T: TestElement>() {
                 let y = ctx.upload(&ys).unwrap();
 
                 let s = ctx.sum(&x).unwrap();
-                check_sum(&format!("sum {what}"), s, reference::sum(&xs), reference::sum_f64(&xs), pattern, n);
+                check_sum(
+                    &format!("sum {what}"),
+                    s,
+                    reference::sum(&xs),
+                    reference::sum_f64(&xs),
+                    pattern,
+                    n,
+                );
 
                 let prod: Vec<T> = xs.iter().zip(&ys).map(|(&a, &b)| a.mul(b)).collect();
                 let d = ctx.dot(&x, &y).unwrap();
-                check_sum(&format!("dot {what}"), d, reference::sum(&prod), reference::sum_f64(&prod), pattern, n);
+                check_sum(
+                    &format!("dot {what}"),
+                    d,
+                    reference::sum(&prod),
+                    reference::sum_f64(&prod),
+                    pattern,
+                    n,
+                );
 
                 let amin = reference::argmin(&xs);
                 let amax = reference::argmax(&xs);
@@ -63,13 +94,24 @@ fn reductions<T: TestElement>() {
                 match amin {
                     None => assert!(min.is_none() && max.is_none(), "min/max of empty {what}"),
                     Some(i) => {
-                        assert!(min.unwrap().same(xs[i]), "min {what}: got {min:?}, want {:?}", xs[i]);
+                        assert!(
+                            min.unwrap().same(xs[i]),
+                            "min {what}: got {min:?}, want {:?}",
+                            xs[i]
+                        );
                         let j = amax.unwrap();
-                        assert!(max.unwrap().same(xs[j]), "max {what}: got {max:?}, want {:?}", xs[j]);
+                        assert!(
+                            max.unwrap().same(xs[j]),
+                            "max {what}: got {max:?}, want {:?}",
+                            xs[j]
+                        );
                     }
                 }
                 // The inputs are untouched.
-                assert!(x.to_vec().unwrap().iter().zip(&xs).all(|(a, b)| a.same(*b)), "input changed {what}");
+                assert!(
+                    x.to_vec().unwrap().iter().zip(&xs).all(|(a, b)| a.same(*b)),
+                    "input changed {what}"
+                );
             }
         }
     }
@@ -89,17 +131,37 @@ fn elementwise<T: TestElement>(sizes: &[usize]) {
                 let y = ctx.upload(&ys).unwrap();
                 let alpha = T::from_i64(3);
                 let exact: [(&str, tandem::Buffer<T>, Box<dyn Fn(T, T) -> T>); 4] = [
-                    ("add", ctx.add(&x, &y).unwrap(), Box::new(|a: T, b: T| a.add(b))),
-                    ("sub", ctx.sub(&x, &y).unwrap(), Box::new(|a: T, b: T| a.sub(b))),
-                    ("mul", ctx.mul(&x, &y).unwrap(), Box::new(|a: T, b: T| a.mul(b))),
-                    ("scale", ctx.scale(&x, alpha).unwrap(), Box::new(move |a: T, _| alpha.mul(a))),
+                    (
+                        "add",
+                        ctx.add(&x, &y).unwrap(),
+                        Box::new(|a: T, b: T| a.add(b)),
+                    ),
+                    (
+                        "sub",
+                        ctx.sub(&x, &y).unwrap(),
+                        Box::new(|a: T, b: T| a.sub(b)),
+                    ),
+                    (
+                        "mul",
+                        ctx.mul(&x, &y).unwrap(),
+                        Box::new(|a: T, b: T| a.mul(b)),
+                    ),
+                    (
+                        "scale",
+                        ctx.scale(&x, alpha).unwrap(),
+                        Box::new(move |a: T, _| alpha.mul(a)),
+                    ),
                 ];
                 for (op, out, f) in exact {
                     assert_eq!(out.len(), n);
                     let got = out.to_vec().unwrap();
                     for i in 0..n {
                         let want = f(xs[i], ys[i]);
-                        assert!(got[i].same(want), "{op} {what} at {i}: got {:?}, want {want:?}", got[i]);
+                        assert!(
+                            got[i].same(want),
+                            "{op} {what} at {i}: got {:?}, want {want:?}",
+                            got[i]
+                        );
                     }
                 }
                 let got = ctx.axpy(alpha, &x, &y).unwrap().to_vec().unwrap();
@@ -107,9 +169,13 @@ fn elementwise<T: TestElement>(sizes: &[usize]) {
                     let want = alpha.mul(xs[i]).add(ys[i]);
                     if T::IS_FLOAT {
                         // A GPU may fuse the multiply-add: allow the rounding of one step.
-                        let bound = 4.0 * f32::EPSILON as f64 * (3.0 * xs[i].to_f64().abs() + ys[i].to_f64().abs());
+                        let bound = 4.0
+                            * f32::EPSILON as f64
+                            * (3.0 * xs[i].to_f64().abs() + ys[i].to_f64().abs());
                         let (g, w) = (got[i].to_f64(), want.to_f64());
-                        let ok = got[i].same(want) || (g - w).abs() <= bound || (g.is_nan() && w.is_nan());
+                        let ok = got[i].same(want)
+                            || (g - w).abs() <= bound
+                            || (g.is_nan() && w.is_nan());
                         assert!(ok, "axpy {what} at {i}: got {g}, want {w}");
                     } else {
                         assert!(got[i].same(want), "axpy {what} at {i}");
@@ -117,7 +183,10 @@ fn elementwise<T: TestElement>(sizes: &[usize]) {
                 }
                 let mut z = ctx.upload(&xs).unwrap();
                 ctx.fill(&mut z, alpha).unwrap();
-                assert!(z.to_vec().unwrap().iter().all(|v| v.same(alpha)), "fill {what}");
+                assert!(
+                    z.to_vec().unwrap().iter().all(|v| v.same(alpha)),
+                    "fill {what}"
+                );
             }
         }
     }
@@ -168,8 +237,16 @@ fn integer_arithmetic_wraps_identically() {
     for (side, ctx) in sides() {
         let a = ctx.upload(&[i32::MAX, i32::MIN, -1, 7]).unwrap();
         let b = ctx.upload(&[1, -1, i32::MIN, i32::MAX]).unwrap();
-        assert_eq!(ctx.add(&a, &b).unwrap().to_vec().unwrap(), [i32::MIN, i32::MAX, i32::MAX, i32::MIN + 6], "{side}");
-        assert_eq!(ctx.mul(&a, &b).unwrap().to_vec().unwrap(), [i32::MAX, i32::MIN, i32::MIN, 7i32.wrapping_mul(i32::MAX)], "{side}");
+        assert_eq!(
+            ctx.add(&a, &b).unwrap().to_vec().unwrap(),
+            [i32::MIN, i32::MAX, i32::MAX, i32::MIN + 6],
+            "{side}"
+        );
+        assert_eq!(
+            ctx.mul(&a, &b).unwrap().to_vec().unwrap(),
+            [i32::MAX, i32::MIN, i32::MIN, 7i32.wrapping_mul(i32::MAX)],
+            "{side}"
+        );
         let u = ctx.upload(&[u32::MAX; 1000]).unwrap();
         assert_eq!(ctx.sum(&u).unwrap(), u32::MAX.wrapping_mul(1000), "{side}");
     }
@@ -178,15 +255,25 @@ fn integer_arithmetic_wraps_identically() {
 #[test]
 fn min_max_order_nan_and_signed_zero_identically() {
     for (side, ctx) in sides() {
-        let x = ctx.upload(&[f32::NAN, 0.0, -0.0, 1.0, -0.0, f32::NAN]).unwrap();
-        assert_eq!(ctx.min(&x).unwrap().map(f32::to_bits), Some((-0.0f32).to_bits()), "{side}");
+        let x = ctx
+            .upload(&[f32::NAN, 0.0, -0.0, 1.0, -0.0, f32::NAN])
+            .unwrap();
+        assert_eq!(
+            ctx.min(&x).unwrap().map(f32::to_bits),
+            Some((-0.0f32).to_bits()),
+            "{side}"
+        );
         assert_eq!(ctx.argmin(&x).unwrap(), Some(2), "{side}");
         assert_eq!(ctx.max(&x).unwrap(), Some(1.0), "{side}");
         let nan = ctx.upload(&[f32::NAN; 5]).unwrap();
         assert!(ctx.min(&nan).unwrap().unwrap().is_nan(), "{side}");
         assert_eq!(ctx.argmax(&nan).unwrap(), Some(0), "{side}");
         let ties = ctx.upload(&[5u32, 9, 1, 9, 1]).unwrap();
-        assert_eq!((ctx.argmin(&ties).unwrap(), ctx.argmax(&ties).unwrap()), (Some(2), Some(1)), "{side}");
+        assert_eq!(
+            (ctx.argmin(&ties).unwrap(), ctx.argmax(&ties).unwrap()),
+            (Some(2), Some(1)),
+            "{side}"
+        );
     }
 }
 
@@ -201,7 +288,10 @@ fn empty_inputs_are_answered_on_every_side() {
         assert_eq!(ctx.max(&e).unwrap(), None, "{side}");
         assert_eq!(ctx.argmin(&e).unwrap(), None, "{side}");
         assert_eq!(ctx.argmax(&e).unwrap(), None, "{side}");
-        assert!(ctx.add(&e, &e).unwrap().to_vec().unwrap().is_empty(), "{side}");
+        assert!(
+            ctx.add(&e, &e).unwrap().to_vec().unwrap().is_empty(),
+            "{side}"
+        );
         assert!(ctx.scale(&e, 2.0).unwrap().is_empty(), "{side}");
         let mut f = ctx.zeros::<f32>(0).unwrap();
         ctx.fill(&mut f, 1.0).unwrap();
@@ -215,8 +305,16 @@ fn outputs_stay_where_they_were_produced_and_chain() {
     let xs: Vec<u32> = (0..100_000).collect();
     let x = gpu.upload(&xs).unwrap();
     let y = gpu.add(&x, &x).unwrap();
-    assert_eq!(x.residency(), Residency::Both, "an upload keeps its host copy");
-    assert_eq!(y.residency(), Residency::Device, "a GPU output stays on the GPU");
+    assert_eq!(
+        x.residency(),
+        Residency::Both,
+        "an upload keeps its host copy"
+    );
+    assert_eq!(
+        y.residency(),
+        Residency::Device,
+        "a GPU output stays on the GPU"
+    );
     // Auto keeps device-only data on the GPU instead of reading it back.
     let auto = gpu.with_policy(Policy::Auto);
     let s = auto.sum(&y).unwrap();
@@ -265,7 +363,11 @@ fn a_context_is_shared_across_threads() {
                     let xs: Vec<u32> = (0..50_000).map(|i| i * (t + 1)).collect();
                     let x = ctx.upload(&xs).unwrap();
                     for _ in 0..5 {
-                        assert_eq!(ctx.sum(&x).unwrap(), xs.iter().fold(0u32, |a, &v| a.wrapping_add(v)), "{side}");
+                        assert_eq!(
+                            ctx.sum(&x).unwrap(),
+                            xs.iter().fold(0u32, |a, &v| a.wrapping_add(v)),
+                            "{side}"
+                        );
                         assert_eq!(ctx.argmax(&x).unwrap(), Some(49_999), "{side}");
                     }
                 });

@@ -77,17 +77,26 @@ impl GpuBackend {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => {
                     self.check_alive()?;
-                    return Err(Error::Gpu { op, message: format!("mapping a staging buffer failed: {e}") });
+                    return Err(Error::Gpu {
+                        op,
+                        message: format!("mapping a staging buffer failed: {e}"),
+                    });
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     self.check_alive()?;
-                    return Err(Error::Gpu { op, message: "a staging-buffer mapping was dropped".into() });
+                    return Err(Error::Gpu {
+                        op,
+                        message: "a staging-buffer mapping was dropped".into(),
+                    });
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             self.check_alive()?;
             if Instant::now() > deadline {
-                return Err(Error::Timeout { op, after: self.timeout });
+                return Err(Error::Timeout {
+                    op,
+                    after: self.timeout,
+                });
             }
             let _ = self.device.poll(wgpu::PollType::Poll);
         }

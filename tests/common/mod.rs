@@ -16,7 +16,12 @@ pub const REDUCE_TILE: usize = WG * 8;
 /// The shared Auto context of a test binary.
 pub fn context() -> &'static Context {
     static CTX: OnceLock<Context> = OnceLock::new();
-    CTX.get_or_init(|| Context::builder().policy(Policy::Auto).build().expect("an Auto context always builds"))
+    CTX.get_or_init(|| {
+        Context::builder()
+            .policy(Policy::Auto)
+            .build()
+            .expect("an Auto context always builds")
+    })
 }
 
 /// The sides this machine has: always the CPU; the GPU when an adapter exists.
@@ -40,14 +45,24 @@ pub fn sides() -> Vec<(&'static str, Context)> {
 
 /// The GPU context, if any (same skip rule as [`sides`]).
 pub fn gpu() -> Option<Context> {
-    sides().into_iter().find(|(n, _)| *n == "gpu").map(|(_, c)| c)
+    sides()
+        .into_iter()
+        .find(|(n, _)| *n == "gpu")
+        .map(|(_, c)| c)
 }
 
 /// Sizes in the CUB/Thrust habit: tiny, around every tile and chunk, primes,
 /// the 1-D dispatch limit, and seeded random ones.
 pub fn sizes() -> Vec<usize> {
     let mut v = vec![0, 1, 2, 3, 5, 7, 31, 97, 7919, 104_729];
-    for w in [16, WG, REDUCE_TILE, 1 << 15, 1 << 16, REDUCE_TILE * REDUCE_TILE] {
+    for w in [
+        16,
+        WG,
+        REDUCE_TILE,
+        1 << 15,
+        1 << 16,
+        REDUCE_TILE * REDUCE_TILE,
+    ] {
         v.extend([w - 1, w, w + 1]);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(0x7A4D);
@@ -84,7 +99,13 @@ pub enum Pattern {
 
 /// Every pattern that applies to `T`.
 pub fn patterns<T: TestElement>() -> Vec<Pattern> {
-    let mut p = vec![Pattern::Random, Pattern::Constant, Pattern::Sorted, Pattern::Reversed, Pattern::SmallInts];
+    let mut p = vec![
+        Pattern::Random,
+        Pattern::Constant,
+        Pattern::Sorted,
+        Pattern::Reversed,
+        Pattern::SmallInts,
+    ];
     if T::IS_FLOAT {
         p.push(Pattern::Special);
     }
@@ -165,13 +186,21 @@ pub fn data<T: TestElement>(pattern: Pattern, n: usize, seed: u64) -> Vec<T> {
     match pattern {
         Pattern::Random => (0..n).map(|_| T::random(&mut rng)).collect(),
         Pattern::Constant => vec![T::from_i64(3); n],
-        Pattern::Sorted => (0..n as i64).map(|i| T::from_i64(i % 50_000 - 25_000)).collect::<Vec<_>>().sorted(),
+        Pattern::Sorted => (0..n as i64)
+            .map(|i| T::from_i64(i % 50_000 - 25_000))
+            .collect::<Vec<_>>()
+            .sorted(),
         Pattern::Reversed => {
-            let mut v = (0..n as i64).map(|i| T::from_i64(i % 50_000 - 25_000)).collect::<Vec<_>>().sorted();
+            let mut v = (0..n as i64)
+                .map(|i| T::from_i64(i % 50_000 - 25_000))
+                .collect::<Vec<_>>()
+                .sorted();
             v.reverse();
             v
         }
-        Pattern::SmallInts => (0..n).map(|_| T::from_i64(rng.random_range(-8..=8))).collect(),
+        Pattern::SmallInts => (0..n)
+            .map(|_| T::from_i64(rng.random_range(-8..=8)))
+            .collect(),
         Pattern::Special => (0..n).map(|_| T::special(&mut rng)).collect(),
     }
 }
@@ -200,7 +229,9 @@ pub mod reference {
 
     /// The exact-ish float sum in f64, and the sum of magnitudes (for tolerances).
     pub fn sum_f64<T: TestElement>(x: &[T]) -> (f64, f64) {
-        x.iter().fold((0.0, 0.0), |(s, a), &v| (s + v.to_f64(), a + v.to_f64().abs()))
+        x.iter().fold((0.0, 0.0), |(s, a), &v| {
+            (s + v.to_f64(), a + v.to_f64().abs())
+        })
     }
 
     /// Index of the first smallest element under tandem's order (NaN ignored,
