@@ -117,6 +117,9 @@ fn reductions<T: TestElement>() {
     }
 }
 
+/// A reference element-wise function.
+type ElementFn<T> = Box<dyn Fn(T, T) -> T>;
+
 fn elementwise<T: TestElement>(sizes: &[usize]) {
     for (side, ctx) in sides() {
         if !side_runs::<T>(side, &ctx) {
@@ -130,7 +133,7 @@ fn elementwise<T: TestElement>(sizes: &[usize]) {
                 let x = ctx.upload(&xs).unwrap();
                 let y = ctx.upload(&ys).unwrap();
                 let alpha = T::from_i64(3);
-                let exact: [(&str, tandem::Buffer<T>, Box<dyn Fn(T, T) -> T>); 4] = [
+                let exact: [(&str, tandem::Buffer<T>, ElementFn<T>); 4] = [
                     (
                         "add",
                         ctx.add(&x, &y).unwrap(),

@@ -16,3 +16,10 @@ fn key_max_inv(x: T) -> u32 {
     let b = bitcast<u32>(x);
     return select(~order_key(b), 0xffffffffu, is_nan_bits(b));
 }
+// Sort keys: IEEE total order with NaN included (-NaN first, +NaN last), as f32::total_cmp.
+fn sort_key(x: T) -> u32 {
+    return order_key(bitcast<u32>(x));
+}
+fn from_sort_key(k: u32) -> T {
+    return bitcast<T>(select(~k, k ^ 0x80000000u, (k & 0x80000000u) != 0u));
+}

@@ -6,3 +6,10 @@ fn key_min(x: T) -> u32 {
 fn key_max_inv(x: T) -> u32 {
     return ~x;
 }
+// Sort keys: the value itself.
+fn sort_key(x: T) -> u32 {
+    return x;
+}
+fn from_sort_key(k: u32) -> T {
+    return k;
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::element::ScalarType;
 use crate::error::{Error, Result};
-use shader::Shader;
+use shader::{Binding, KernelSpec};
 
 /// What tandem knows about the GPU it chose.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub struct AdapterSummary {
     pub driver: String,
 }
 
-type PipelineKey = (Shader, &'static str, ScalarType);
+type PipelineKey = (&'static str, &'static str, ScalarType);
 
 /// An open GPU device with everything tandem keeps beside it.
 pub(crate) struct GpuBackend {
@@ -92,7 +92,7 @@ pub(crate) struct GpuBackend {
     pub(crate) timeout: Duration,
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
-    layouts: Mutex<HashMap<Shader, wgpu::BindGroupLayout>>,
+    layouts: Mutex<HashMap<&'static str, wgpu::BindGroupLayout>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     staging: transfer::StagingPool,
     dummy: wgpu::Buffer,
@@ -415,69 +415,57 @@ impl GpuBackend {
         &self.dummy
     }
 
-    fn layout(&self, shader: Shader) -> Result<wgpu::BindGroupLayout> {
+    fn layout(&self, kernel: &'static KernelSpec) -> Result<wgpu::BindGroupLayout> {
         let mut layouts = self.layouts.lock().map_err(|_| poisoned())?;
-        if let Some(l) = layouts.get(&shader) {
+        if let Some(l) = layouts.get(kernel.name) {
             return Ok(l.clone());
         }
-        let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
-        let uniform = wgpu::BindGroupLayoutEntry {
-            binding: 0,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = match shader {
-            Shader::Fill => vec![uniform, storage(1, false)],
-            Shader::Elementwise | Shader::Reduce | Shader::ReduceOrder => {
-                vec![
-                    uniform,
-                    storage(1, true),
-                    storage(2, true),
-                    storage(3, false),
-                ]
-            }
-        };
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match b {
+                        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                        Binding::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
+                        Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
         let layout = self.scoped("create bind group layout", || {
             Ok(self
                 .device
                 .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some(shader.name()),
+                    label: Some(kernel.name),
                     entries: &entries,
                 }))
         })?;
-        layouts.insert(shader, layout.clone());
+        layouts.insert(kernel.name, layout.clone());
         Ok(layout)
     }
 
     /// The compiled pipeline of one entry point, compiled once per device.
     pub fn pipeline(
         &self,
-        shader: Shader,
+        kernel: &'static KernelSpec,
         entry: &'static str,
         scalar: ScalarType,
     ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
-        let layout = self.layout(shader)?;
-        let key = (shader, entry, scalar);
+        let layout = self.layout(kernel)?;
+        let key = (kernel.name, entry, scalar);
         if let Some(p) = self.pipelines.lock().map_err(|_| poisoned())?.get(&key) {
             return Ok((p.clone(), layout));
         }
         let variant = shader::variant_for(scalar, self.variant_subgroups);
-        let source = shader::compose(shader, scalar, variant);
-        let name = format!("{}<{}>", shader.name(), scalar.wgsl());
+        let source = shader::compose(kernel, scalar, variant);
+        let name = format!("{}<{}>", kernel.name, scalar.wgsl());
         shader::validate_wgsl(&name, &source)?;
         let pipeline = self
             .scoped("compile shader", || {
@@ -521,11 +509,11 @@ impl GpuBackend {
 
     /// Compiles every built-in kernel for every scalar type this device runs.
     pub fn warm_up(&self) -> Result<()> {
-        for shader in Shader::ALL {
-            for scalar in ScalarType::ALL {
-                if shader.supports(scalar) && self.supports_scalar(scalar) {
-                    for entry in shader.entry_points() {
-                        self.pipeline(shader, entry, scalar)?;
+        for kernel in crate::ops::builtin_kernels() {
+            for &scalar in kernel.scalars {
+                if self.supports_scalar(scalar) {
+                    for entry in kernel.entries {
+                        self.pipeline(kernel, entry, scalar)?;
                     }
                 }
             }
@@ -623,6 +611,14 @@ pub(crate) fn fold_grid(groups: u64, max_dim: u32) -> Result<(u32, u32)> {
     Ok((max as u32, y as u32))
 }
 
+impl GpuBackend {
+    /// Cuts `n` elements of `elem_size` bytes into binding windows: (first element, count).
+    pub fn windows(&self, n: usize, elem_size: usize) -> Vec<(usize, usize)> {
+        let w = self.window_elems(elem_size);
+        (0..n).step_by(w).map(|s| (s, w.min(n - s))).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,13 +632,5 @@ mod tests {
             assert!((x as u64) * (y as u64) < groups + x as u64 || groups == 0);
         }
         assert!(fold_grid(65_535u64 * 65_535 + 1, 65_535).is_err());
-    }
-}
-
-impl GpuBackend {
-    /// Cuts `n` elements of `elem_size` bytes into binding windows: (first element, count).
-    pub fn windows(&self, n: usize, elem_size: usize) -> Vec<(usize, usize)> {
-        let w = self.window_elems(elem_size);
-        (0..n).step_by(w).map(|s| (s, w.min(n - s))).collect()
     }
 }

@@ -12,63 +12,46 @@ use crate::error::{Error, Result};
 /// Threads per workgroup of every built-in kernel.
 pub(crate) const WORKGROUP_SIZE: u32 = 256;
 
-/// A built-in shader file.
+/// How a kernel reads one binding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Shader {
-    /// `shaders/elementwise.wgsl`: add, sub, mul, scale, axpy.
-    Elementwise,
-    /// `shaders/fill.wgsl`.
-    Fill,
-    /// `shaders/reduce.wgsl`: sum and dot passes.
-    Reduce,
-    /// `shaders/reduce_order.wgsl`: min, max, argmin, argmax passes.
-    ReduceOrder,
+pub enum Binding {
+    /// `var<uniform>`: the parameter block.
+    Uniform,
+    /// `var<storage, read>`.
+    ReadOnly,
+    /// `var<storage, read_write>`.
+    ReadWrite,
 }
 
-impl Shader {
-    /// Every built-in shader.
-    pub const ALL: [Shader; 4] = [
-        Shader::Elementwise,
-        Shader::Fill,
-        Shader::Reduce,
-        Shader::ReduceOrder,
-    ];
+/// One WGSL file under `shaders/`: its source, entry points, bindings (group 0,
+/// numbered from 0 in this order) and the element types it is instantiated for.
+/// Each op declares its kernels in its own `gpu.rs`; `crate::ops::builtin_kernels`
+/// lists them all for warm-up and validation.
+#[derive(Debug)]
+pub struct KernelSpec {
+    /// The file name under `shaders/`, without `.wgsl`.
+    pub name: &'static str,
+    /// The WGSL text (`include_str!`), without the prelude.
+    pub source: &'static str,
+    /// The entry points.
+    pub entries: &'static [&'static str],
+    /// The bindings of group 0, in binding order.
+    pub bindings: &'static [Binding],
+    /// The element types `T` may be.
+    pub scalars: &'static [ScalarType],
+}
 
-    /// The file name under `shaders/`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Shader::Elementwise => "elementwise",
-            Shader::Fill => "fill",
-            Shader::Reduce => "reduce",
-            Shader::ReduceOrder => "reduce_order",
-        }
-    }
-
-    fn source(self) -> &'static str {
-        match self {
-            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
-            Shader::Fill => include_str!("../../shaders/fill.wgsl"),
-            Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
-            Shader::ReduceOrder => include_str!("../../shaders/reduce_order.wgsl"),
-        }
-    }
-
-    /// The entry points of the file.
-    pub fn entry_points(self) -> &'static [&'static str] {
-        match self {
-            Shader::Elementwise => &["add", "sub", "mul", "scale", "axpy"],
-            Shader::Fill => &["fill"],
-            Shader::Reduce => &["sum_pass", "dot_pass"],
-            Shader::ReduceOrder => &["min_first", "max_first", "pair_pass"],
-        }
-    }
-
-    /// Whether the shader exists for this scalar type. Order reductions use
-    /// 32-bit keys, so they have no f64 instantiation.
-    pub fn supports(self, scalar: ScalarType) -> bool {
-        !(self == Shader::ReduceOrder && scalar == ScalarType::F64)
+impl KernelSpec {
+    /// Whether the kernel has an instantiation for `scalar`.
+    pub fn supports(&self, scalar: ScalarType) -> bool {
+        self.scalars.contains(&scalar)
     }
 }
+
+/// Every scalar type.
+pub const ALL_SCALARS: &[ScalarType] = &ScalarType::ALL;
+/// The 32-bit scalar types (kernels that use 32-bit order keys).
+pub const SCALARS_32: &[ScalarType] = &[ScalarType::F32, ScalarType::I32, ScalarType::U32];
 
 /// Whether a kernel uses the subgroup builtins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,12 +72,12 @@ pub(crate) fn variant_for(scalar: ScalarType, has_subgroups: bool) -> Variant {
     }
 }
 
-/// The full WGSL text of `shader` for `scalar` and `variant`.
-pub fn compose(shader: Shader, scalar: ScalarType, variant: Variant) -> String {
+/// The full WGSL text of `kernel` for `scalar` and `variant`.
+pub fn compose(kernel: &KernelSpec, scalar: ScalarType, variant: Variant) -> String {
     let mut s = String::with_capacity(8192);
     s.push_str(&format!(
         "// tandem prelude: {} for {}, {:?}\nalias T = {};\nconst WG: u32 = {}u;\n",
-        shader.name(),
+        kernel.name,
         scalar.wgsl(),
         variant,
         scalar.wgsl(),
@@ -112,7 +95,7 @@ pub fn compose(shader: Shader, scalar: ScalarType, variant: Variant) -> String {
         ScalarType::F64 => "",
     });
     s.push_str("// ---- kernel ----\n");
-    s.push_str(shader.source());
+    s.push_str(kernel.source);
     s
 }
 
@@ -146,16 +129,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_builtin_shader_validates_in_every_instantiation() {
+    fn every_builtin_kernel_validates_in_every_instantiation() {
         let mut count = 0;
-        for shader in Shader::ALL {
-            for scalar in ScalarType::ALL {
-                if !shader.supports(scalar) {
-                    continue;
-                }
+        for kernel in crate::ops::builtin_kernels() {
+            for &scalar in kernel.scalars {
                 for variant in [Variant::Subgroup, Variant::Plain] {
-                    let src = compose(shader, scalar, variant);
-                    let name = format!("{}<{}>/{:?}", shader.name(), scalar.wgsl(), variant);
+                    let src = compose(kernel, scalar, variant);
+                    let name = format!("{}<{}>/{:?}", kernel.name, scalar.wgsl(), variant);
                     if let Err(e) = validate_wgsl(&name, &src) {
                         panic!("{e}");
                     }
@@ -163,7 +143,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(count, 4 * 4 * 2 - 2);
+        assert!(count >= 30, "only {count} instantiations");
     }
 
     #[test]

@@ -7,14 +7,27 @@ pub mod reduce;
 
 use crate::dispatch::Work;
 use crate::element::Element;
-use crate::gpu::shader::Shader;
+use crate::gpu::shader::KernelSpec;
 use crate::{Buffer, Context};
+
+/// Every built-in kernel, for `Context::warm_up` and the naga validation test.
+/// A new op adds its kernels here.
+pub fn builtin_kernels() -> &'static [&'static KernelSpec] {
+    BUILTIN_KERNELS
+}
+
+static BUILTIN_KERNELS: &[&KernelSpec] = &[
+    &elementwise::gpu::ELEMENTWISE,
+    &elementwise::gpu::FILL,
+    &reduce::gpu::REDUCE,
+    &reduce::gpu::REDUCE_ORDER,
+];
 
 /// The dispatcher's view of a call over `inputs`.
 pub(crate) fn work<T: Element>(
     ctx: &Context,
     op: &'static str,
-    shader: Shader,
+    kernel: &KernelSpec,
     inputs: &[&Buffer<T>],
 ) -> Work {
     let len = inputs.first().map_or(0, |b| b.len());
@@ -22,7 +35,7 @@ pub(crate) fn work<T: Element>(
     let (on_device, supported) = match &gpu {
         Some(g) => (
             inputs.iter().all(|b| b.on_device(g)),
-            shader.supports(T::SCALAR)
+            kernel.supports(T::SCALAR)
                 && g.supports_scalar(T::SCALAR)
                 && (len as u64) < u32::MAX as u64,
         ),

@@ -5,8 +5,31 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
-use crate::gpu::shader::{Shader, WORKGROUP_SIZE};
+use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
+
+/// `shaders/elementwise.wgsl`: add, sub, mul, scale, axpy.
+pub(crate) static ELEMENTWISE: KernelSpec = KernelSpec {
+    name: "elementwise",
+    source: include_str!("../../../shaders/elementwise.wgsl"),
+    entries: &["add", "sub", "mul", "scale", "axpy"],
+    bindings: &[
+        Binding::Uniform,
+        Binding::ReadOnly,
+        Binding::ReadOnly,
+        Binding::ReadWrite,
+    ],
+    scalars: ALL_SCALARS,
+};
+
+/// `shaders/fill.wgsl`.
+pub(crate) static FILL: KernelSpec = KernelSpec {
+    name: "fill",
+    source: include_str!("../../../shaders/fill.wgsl"),
+    entries: &["fill"],
+    bindings: &[Binding::Uniform, Binding::ReadWrite],
+    scalars: ALL_SCALARS,
+};
 
 /// The kernels' uniform block: n, padding, then a scalar at byte 16.
 fn params<T: Element>(n: usize, scalar: T) -> Vec<u8> {
@@ -29,7 +52,7 @@ pub(crate) fn binary<T: Element>(
 ) -> Result<wgpu::Buffer> {
     let size = std::mem::size_of::<T>();
     let out = gpu.create_storage(op, (n * size) as u64)?;
-    let (pipeline, layout) = gpu.pipeline(Shader::Elementwise, entry, T::SCALAR)?;
+    let (pipeline, layout) = gpu.pipeline(&ELEMENTWISE, entry, T::SCALAR)?;
     let windows = gpu.windows(n, size);
     let blocks: Vec<Vec<u8>> = windows.iter().map(|&(_, len)| params(len, alpha)).collect();
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
@@ -64,7 +87,7 @@ pub(crate) fn fill<T: Element>(
 ) -> Result<()> {
     let op = "fill";
     let size = std::mem::size_of::<T>();
-    let (pipeline, layout) = gpu.pipeline(Shader::Fill, "fill", T::SCALAR)?;
+    let (pipeline, layout) = gpu.pipeline(&FILL, "fill", T::SCALAR)?;
     let windows = gpu.windows(n, size);
     let blocks: Vec<Vec<u8>> = windows.iter().map(|&(_, len)| params(len, value)).collect();
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;

@@ -11,7 +11,6 @@ use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
-use crate::gpu::shader::Shader;
 use crate::ops::work;
 use crate::Context;
 
@@ -26,7 +25,7 @@ impl Context {
         cpu_fn: impl FnOnce(&[T], &[T]) -> Vec<T>,
     ) -> Result<Buffer<T>> {
         a.same_len(b, op)?;
-        let w = work(self, op, Shader::Elementwise, &[a, b]);
+        let w = work(self, op, &gpu::ELEMENTWISE, &[a, b]);
         dispatch::run(
             self,
             w,
@@ -83,7 +82,7 @@ impl Context {
     /// GPU errors under Policy::Gpu.
     pub fn scale<T: Element>(&self, x: &Buffer<T>, alpha: T) -> Result<Buffer<T>> {
         let op = "scale";
-        let w = work(self, op, Shader::Elementwise, &[x]);
+        let w = work(self, op, &gpu::ELEMENTWISE, &[x]);
         dispatch::run(
             self,
             w,
@@ -114,7 +113,7 @@ impl Context {
             x.replace_host(vec![T::zero(); n]);
             Ok::<(), crate::Error>(())
         })?;
-        let w = work(self, op, Shader::Fill, &[&*x]);
+        let w = work(self, op, &gpu::FILL, &[&*x]);
         let n = x.len();
         let xr = &*x;
         let on_gpu = dispatch::run(

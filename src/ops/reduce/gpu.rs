@@ -9,8 +9,36 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
-use crate::gpu::shader::{Shader, WORKGROUP_SIZE};
+use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS, SCALARS_32, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
+
+/// `shaders/reduce.wgsl`: sum and dot passes.
+pub(crate) static REDUCE: KernelSpec = KernelSpec {
+    name: "reduce",
+    source: include_str!("../../../shaders/reduce.wgsl"),
+    entries: &["sum_pass", "dot_pass"],
+    bindings: &[
+        Binding::Uniform,
+        Binding::ReadOnly,
+        Binding::ReadOnly,
+        Binding::ReadWrite,
+    ],
+    scalars: ALL_SCALARS,
+};
+
+/// `shaders/reduce_order.wgsl`: min, max, argmin, argmax passes (32-bit keys).
+pub(crate) static REDUCE_ORDER: KernelSpec = KernelSpec {
+    name: "reduce_order",
+    source: include_str!("../../../shaders/reduce_order.wgsl"),
+    entries: &["min_first", "max_first", "pair_pass"],
+    bindings: &[
+        Binding::Uniform,
+        Binding::ReadOnly,
+        Binding::ReadOnly,
+        Binding::ReadWrite,
+    ],
+    scalars: SCALARS_32,
+};
 
 /// Elements one workgroup reduces (`WG * ITEMS` in the shaders).
 const PER_GROUP: u64 = WORKGROUP_SIZE as u64 * 8;
@@ -74,7 +102,7 @@ fn plan(windows: &[(usize, usize)]) -> (Vec<Pass>, [u64; 2], usize) {
 fn reduce<T: Element, P: bytemuck::Pod + Default>(
     gpu: &Arc<GpuBackend>,
     op: &'static str,
-    shader: Shader,
+    kernel: &'static KernelSpec,
     first: &'static str,
     later: &'static str,
     x: &wgpu::Buffer,
@@ -89,8 +117,8 @@ fn reduce<T: Element, P: bytemuck::Pod + Default>(
         gpu.create_storage(op, sizes[0] * psize)?,
         gpu.create_storage(op, sizes[1] * psize)?,
     ];
-    let (first_pl, layout) = gpu.pipeline(shader, first, T::SCALAR)?;
-    let (later_pl, _) = gpu.pipeline(shader, later, T::SCALAR)?;
+    let (first_pl, layout) = gpu.pipeline(kernel, first, T::SCALAR)?;
+    let (later_pl, _) = gpu.pipeline(kernel, later, T::SCALAR)?;
     let blocks: Vec<Vec<u8>> = passes
         .iter()
         .map(|p| params(p.len, p.len.div_ceil(PER_GROUP), p.out_offset, p.start))
@@ -106,17 +134,17 @@ fn reduce<T: Element, P: bytemuck::Pod + Default>(
             let (pipeline, bg) = match p.src {
                 None => {
                     let win = (x, p.start * esize, p.len * esize);
-                    let second = match (shader, y) {
-                        (Shader::Reduce, Some(y)) => (y, p.start * esize, p.len * esize),
+                    let second = match y {
+                        Some(y) => (y, p.start * esize, p.len * esize),
                         _ => (dummy, 0, dummy.size()),
                     };
                     (&first_pl, gpu.bind_group(&layout, u, &[win, second, out]))
                 }
                 Some(s) => {
                     let src = &partials[s];
-                    let storage = match shader {
+                    let storage = match kernel.name {
                         // sum_pass reads the partials as x.
-                        Shader::Reduce => [(src, 0, src.size()), (dummy, 0, dummy.size()), out],
+                        "reduce" => [(src, 0, src.size()), (dummy, 0, dummy.size()), out],
                         // pair_pass reads them as pairs.
                         _ => [(dummy, 0, dummy.size()), (src, 0, src.size()), out],
                     };
@@ -134,16 +162,7 @@ fn reduce<T: Element, P: bytemuck::Pod + Default>(
 
 /// Sum of `n` elements of `x`.
 pub(crate) fn sum<T: Element>(gpu: &Arc<GpuBackend>, x: &wgpu::Buffer, n: usize) -> Result<T> {
-    reduce::<T, T>(
-        gpu,
-        "sum",
-        Shader::Reduce,
-        "sum_pass",
-        "sum_pass",
-        x,
-        None,
-        n,
-    )
+    reduce::<T, T>(gpu, "sum", &REDUCE, "sum_pass", "sum_pass", x, None, n)
 }
 
 /// Dot product of `n` elements of `x` and `y`.
@@ -153,16 +172,7 @@ pub(crate) fn dot<T: Element>(
     y: &wgpu::Buffer,
     n: usize,
 ) -> Result<T> {
-    reduce::<T, T>(
-        gpu,
-        "dot",
-        Shader::Reduce,
-        "dot_pass",
-        "sum_pass",
-        x,
-        Some(y),
-        n,
-    )
+    reduce::<T, T>(gpu, "dot", &REDUCE, "dot_pass", "sum_pass", x, Some(y), n)
 }
 
 /// The (key, index) of the first smallest element (`max == false`) or largest one
@@ -175,8 +185,7 @@ pub(crate) fn best<T: Element>(
     n: usize,
 ) -> Result<(u32, u32)> {
     let first = if max { "max_first" } else { "min_first" };
-    let [k, i] =
-        reduce::<T, [u32; 2]>(gpu, op, Shader::ReduceOrder, first, "pair_pass", x, None, n)?;
+    let [k, i] = reduce::<T, [u32; 2]>(gpu, op, &REDUCE_ORDER, first, "pair_pass", x, None, n)?;
     Ok((k, i))
 }
 

@@ -19,7 +19,6 @@ use crate::buffer::Buffer;
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
-use crate::gpu::shader::Shader;
 use crate::ops::work;
 use crate::Context;
 
@@ -29,7 +28,7 @@ impl Context {
     /// # Errors
     /// GPU errors under Policy::Gpu; [`crate::Error::DeviceLost`] if `x` lived only on a lost GPU.
     pub fn sum<T: Element>(&self, x: &Buffer<T>) -> Result<T> {
-        let w = work(self, "sum", Shader::Reduce, &[x]);
+        let w = work(self, "sum", &gpu::REDUCE, &[x]);
         dispatch::run(
             self,
             w,
@@ -44,7 +43,7 @@ impl Context {
     /// [`crate::Error::LengthMismatch`] when the lengths differ; otherwise as [`Context::sum`].
     pub fn dot<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<T> {
         a.same_len(b, "dot")?;
-        let w = work(self, "dot", Shader::Reduce, &[a, b]);
+        let w = work(self, "dot", &gpu::REDUCE, &[a, b]);
         dispatch::run(
             self,
             w,
@@ -58,7 +57,7 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn min<T: Element>(&self, x: &Buffer<T>) -> Result<Option<T>> {
-        let w = work(self, "min", Shader::ReduceOrder, &[x]);
+        let w = work(self, "min", &gpu::REDUCE_ORDER, &[x]);
         dispatch::run(
             self,
             w,
@@ -75,7 +74,7 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn max<T: Element>(&self, x: &Buffer<T>) -> Result<Option<T>> {
-        let w = work(self, "max", Shader::ReduceOrder, &[x]);
+        let w = work(self, "max", &gpu::REDUCE_ORDER, &[x]);
         dispatch::run(
             self,
             w,
@@ -92,7 +91,7 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn argmin<T: Element>(&self, x: &Buffer<T>) -> Result<Option<usize>> {
-        let w = work(self, "argmin", Shader::ReduceOrder, &[x]);
+        let w = work(self, "argmin", &gpu::REDUCE_ORDER, &[x]);
         dispatch::run(
             self,
             w,
@@ -111,7 +110,7 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn argmax<T: Element>(&self, x: &Buffer<T>) -> Result<Option<usize>> {
-        let w = work(self, "argmax", Shader::ReduceOrder, &[x]);
+        let w = work(self, "argmax", &gpu::REDUCE_ORDER, &[x]);
         dispatch::run(
             self,
             w,
