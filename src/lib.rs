@@ -40,3 +40,8 @@ pub use dispatch::{RunRecord, Side};
 pub use element::{Element, ScalarType};
 pub use error::{Error, ErrorKind, Result};
 pub use gpu::{list_adapters, AdapterSummary, GpuInfo};
+
+/// The README's program, compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

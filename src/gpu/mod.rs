@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::element::ScalarType;
 use crate::error::{Error, Result};
-use shader::{Binding, KernelSpec};
+use shader::{Binding, KernelSpec, Variant};
 
 /// What tandem knows about the GPU it chose.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,8 @@ pub(crate) struct GpuBackend {
     pub(crate) timeout: Duration,
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
-    layouts: Mutex<HashMap<&'static str, wgpu::BindGroupLayout>>,
+    layouts: Mutex<HashMap<Vec<Binding>, wgpu::BindGroupLayout>>,
+    generated: Mutex<HashMap<(u64, String), wgpu::ComputePipeline>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     staging: transfer::StagingPool,
     dummy: wgpu::Buffer,
@@ -247,6 +248,7 @@ impl GpuBackend {
             lost,
             uncaptured,
             layouts: Mutex::new(HashMap::new()),
+            generated: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
             staging: transfer::StagingPool::default(),
             dummy,
@@ -415,13 +417,13 @@ impl GpuBackend {
         &self.dummy
     }
 
-    fn layout(&self, kernel: &'static KernelSpec) -> Result<wgpu::BindGroupLayout> {
+    /// The bind group layout of a binding signature, created once per device.
+    pub fn layout(&self, bindings: &[Binding]) -> Result<wgpu::BindGroupLayout> {
         let mut layouts = self.layouts.lock().map_err(|_| poisoned())?;
-        if let Some(l) = layouts.get(kernel.name) {
+        if let Some(l) = layouts.get(bindings) {
             return Ok(l.clone());
         }
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
-            .bindings
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupLayoutEntry {
@@ -443,11 +445,11 @@ impl GpuBackend {
             Ok(self
                 .device
                 .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some(kernel.name),
+                    label: None,
                     entries: &entries,
                 }))
         })?;
-        layouts.insert(kernel.name, layout.clone());
+        layouts.insert(bindings.to_vec(), layout.clone());
         Ok(layout)
     }
 
@@ -458,7 +460,7 @@ impl GpuBackend {
         entry: &'static str,
         scalar: ScalarType,
     ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
-        let layout = self.layout(kernel)?;
+        let layout = self.layout(kernel.bindings)?;
         let key = (kernel.name, entry, scalar);
         if let Some(p) = self.pipelines.lock().map_err(|_| poisoned())?.get(&key) {
             return Ok((p.clone(), layout));
@@ -466,45 +468,83 @@ impl GpuBackend {
         let variant = shader::variant_for(scalar, self.variant_subgroups);
         let source = shader::compose(kernel, scalar, variant);
         let name = format!("{}<{}>", kernel.name, scalar.wgsl());
-        shader::validate_wgsl(&name, &source)?;
-        let pipeline = self
-            .scoped("compile shader", || {
-                let module = self
-                    .device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(&name),
-                        source: wgpu::ShaderSource::Wgsl(source.into()),
-                    });
-                let pl = self
-                    .device
-                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                        label: Some(&name),
-                        bind_group_layouts: &[Some(&layout)],
-                        immediate_size: 0,
-                    });
-                Ok(self
-                    .device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(&name),
-                        layout: Some(&pl),
-                        module: &module,
-                        entry_point: Some(entry),
-                        compilation_options: Default::default(),
-                        cache: None,
-                    }))
-            })
-            .map_err(|e| match e {
-                Error::Gpu { message, .. } => Error::ShaderCompile {
-                    shader: name.clone(),
-                    message,
-                },
-                other => other,
-            })?;
+        let pipeline = self.compile(&name, source, &layout, entry)?;
         self.pipelines
             .lock()
             .map_err(|_| poisoned())?
             .insert(key, pipeline.clone());
         Ok((pipeline, layout))
+    }
+
+    /// The pipeline of a generated or user kernel, identified by `id` (unique per
+    /// kernel object) and compiled once per device from `source()` (full WGSL).
+    pub fn pipeline_generated(
+        &self,
+        id: u64,
+        name: &str,
+        source: impl FnOnce(Variant) -> String,
+        bindings: &[Binding],
+        entry: &str,
+    ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
+        let layout = self.layout(bindings)?;
+        let key = (id, entry.to_string());
+        if let Some(p) = self.generated.lock().map_err(|_| poisoned())?.get(&key) {
+            return Ok((p.clone(), layout));
+        }
+        let variant = if self.variant_subgroups {
+            Variant::Subgroup
+        } else {
+            Variant::Plain
+        };
+        let pipeline = self.compile(name, source(variant), &layout, entry)?;
+        self.generated
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(key, pipeline.clone());
+        Ok((pipeline, layout))
+    }
+
+    /// Validates `source` with naga (for a message with the line), then compiles it.
+    fn compile(
+        &self,
+        name: &str,
+        source: String,
+        layout: &wgpu::BindGroupLayout,
+        entry: &str,
+    ) -> Result<wgpu::ComputePipeline> {
+        shader::validate_wgsl(name, &source)?;
+        self.scoped("compile shader", || {
+            let module = self
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(name),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+            let pl = self
+                .device
+                .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(name),
+                    bind_group_layouts: &[Some(layout)],
+                    immediate_size: 0,
+                });
+            Ok(self
+                .device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(name),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                }))
+        })
+        .map_err(|e| match e {
+            Error::Gpu { message, .. } => Error::ShaderCompile {
+                shader: name.to_string(),
+                message,
+            },
+            other => other,
+        })
     }
 
     /// Compiles every built-in kernel for every scalar type this device runs.

@@ -74,10 +74,19 @@ pub(crate) fn variant_for(scalar: ScalarType, has_subgroups: bool) -> Variant {
 
 /// The full WGSL text of `kernel` for `scalar` and `variant`.
 pub fn compose(kernel: &KernelSpec, scalar: ScalarType, variant: Variant) -> String {
+    let mut s = prelude(kernel.name, scalar, variant);
+    s.push_str(kernel.source);
+    s
+}
+
+/// The prelude every kernel starts with: `alias T`, `WG`, the invocation
+/// builtins and workgroup reductions of `variant`, grid folding, and the order
+/// keys of 32-bit types.
+pub fn prelude(name: &str, scalar: ScalarType, variant: Variant) -> String {
     let mut s = String::with_capacity(8192);
     s.push_str(&format!(
         "// tandem prelude: {} for {}, {:?}\nalias T = {};\nconst WG: u32 = {}u;\n",
-        kernel.name,
+        name,
         scalar.wgsl(),
         variant,
         scalar.wgsl(),
@@ -95,7 +104,6 @@ pub fn compose(kernel: &KernelSpec, scalar: ScalarType, variant: Variant) -> Str
         ScalarType::F64 => "",
     });
     s.push_str("// ---- kernel ----\n");
-    s.push_str(kernel.source);
     s
 }
 

@@ -5,6 +5,9 @@ use crate::cpu::for_each_chunk_mut;
 use crate::element::Element;
 
 /// `out[i] = f(a[i], b[i])`, in parallel when large.
+///
+/// # Panics
+/// When `a` and `b` differ in length (`Context` ops check this and return an error instead).
 pub fn zip_map<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
     assert_eq!(a.len(), b.len(), "zip_map needs equal lengths");
     let mut out = vec![T::zero(); a.len()];
@@ -51,6 +54,9 @@ pub fn scale<T: Element>(x: &[T], alpha: T) -> Vec<T> {
 }
 
 /// `alpha * x + y`, element-wise (a multiply then an add, not fused).
+///
+/// # Panics
+/// When `x` and `y` differ in length.
 pub fn axpy<T: Element>(alpha: T, x: &[T], y: &[T]) -> Vec<T> {
     zip_map(x, y, |a, b| alpha.mul(a).add(b))
 }

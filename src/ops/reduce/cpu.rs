@@ -69,7 +69,10 @@ pub fn sum<T: Element>(x: &[T]) -> T {
     combine(map_chunks(x, |_, c| sum_seq(c)))
 }
 
-/// Dot product of `a` and `b`, which must have equal lengths; 0 when empty.
+/// Dot product of `a` and `b`; 0 when empty.
+///
+/// # Panics
+/// When `a` and `b` differ in length (`Context::dot` returns an error instead).
 pub fn dot<T: Element>(a: &[T], b: &[T]) -> T {
     assert_eq!(a.len(), b.len(), "dot needs equal lengths");
     combine(map_chunks2(a, b, dot_seq))
