@@ -94,6 +94,10 @@ pub trait Element:
     fn key_to_u32(key: Self::Key) -> Option<u32>;
     /// A 32-bit GPU key back to a key.
     fn key_from_u32(key: u32) -> Self::Key;
+    /// The value as f64 (exact for every 32-bit type), for comparisons and reports.
+    fn to_f64(self) -> f64;
+    /// An `as` conversion from f64 (saturating for integers).
+    fn from_f64(v: f64) -> Self;
 }
 
 macro_rules! int_element {
@@ -141,6 +145,12 @@ macro_rules! int_element {
             }
             fn key_from_u32(key: u32) -> u32 {
                 key
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
             }
         }
     };
@@ -220,6 +230,12 @@ macro_rules! float_element {
             }
             fn key_from_u32(key: u32) -> $u {
                 key as $u
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
             }
         }
     };

@@ -32,7 +32,9 @@ pub mod dispatch;
 pub mod element;
 pub mod error;
 pub mod gpu;
+pub mod kernel;
 pub mod ops;
+pub mod testing;
 
 pub use buffer::{Buffer, Residency};
 pub use context::{Context, ContextBuilder, Policy};
@@ -40,6 +42,7 @@ pub use dispatch::{RunRecord, Side};
 pub use element::{Element, ScalarType};
 pub use error::{Error, ErrorKind, Result};
 pub use gpu::{list_adapters, AdapterSummary, GpuInfo};
+pub use kernel::MapKernel;
 
 /// The README's program, compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

@@ -118,7 +118,6 @@ pub trait TestElement: Element + PartialOrd {
     fn from_i64(v: i64) -> Self;
     fn random(rng: &mut ChaCha8Rng) -> Self;
     fn special(rng: &mut ChaCha8Rng) -> Self;
-    fn to_f64(self) -> f64;
     /// Bitwise equal, or both NaN.
     fn same(self, other: Self) -> bool;
 }
@@ -135,9 +134,6 @@ macro_rules! int_test_element {
             }
             fn special(rng: &mut ChaCha8Rng) -> Self {
                 Self::random(rng)
-            }
-            fn to_f64(self) -> f64 {
-                self as f64
             }
             fn same(self, other: Self) -> bool {
                 self == other
@@ -167,9 +163,6 @@ macro_rules! float_test_element {
                     4 => <$t>::NEG_INFINITY,
                     _ => Self::random(rng),
                 }
-            }
-            fn to_f64(self) -> f64 {
-                self as f64
             }
             fn same(self, other: Self) -> bool {
                 self.to_bits() == other.to_bits() || (self.is_nan() && other.is_nan())

@@ -1,0 +1,210 @@
+//! WGSL generation and launch for expression kernels.
+//!
+//! Bindings: 0 the uniform block (n, groups, out_offset), 1 the parameters
+//! (`array<T>`, at least one element), 2.. the inputs, last the output. Entry
+//! points: `map_main` (one element per invocation) and `map_sum_main` (a first
+//! reduction pass like `reduce.wgsl`'s, over the mapped values; the partials are
+//! then summed by the built-in reduction).
+
+use std::sync::Arc;
+
+use crate::element::Element;
+use crate::error::Result;
+use crate::gpu::shader::{Binding, KernelSpec, Variant, ALL_SCALARS, WORKGROUP_SIZE};
+use crate::gpu::GpuBackend;
+
+/// Stands for every generated kernel in the dispatcher's support check: any
+/// element type, subject to the adapter (f64 needs SHADER_F64).
+pub(crate) static SPEC_FOR_SUPPORT: KernelSpec = KernelSpec {
+    name: "map_kernel",
+    source: "",
+    entries: &["map_main", "map_sum_main"],
+    bindings: &[],
+    scalars: ALL_SCALARS,
+};
+
+const ITEMS: u64 = 8;
+
+/// The kernel text for `expr` over `inputs` and `params` (without the prelude).
+pub(crate) fn kernel_source<T: Element>(expr: &str, inputs: &[&str], params: &[&str]) -> String {
+    let mut s = String::new();
+    s.push_str("struct Meta_ { n: u32, groups: u32, out_offset: u32, pad: u32 }\n");
+    s.push_str("@group(0) @binding(0) var<uniform> meta_: Meta_;\n");
+    s.push_str("@group(0) @binding(1) var<storage, read> params_: array<T>;\n");
+    for j in 0..inputs.len() {
+        s.push_str(&format!(
+            "@group(0) @binding({}) var<storage, read> in{j}_: array<T>;\n",
+            2 + j
+        ));
+    }
+    s.push_str(&format!(
+        "@group(0) @binding({}) var<storage, read_write> out_: array<T>;\n",
+        2 + inputs.len()
+    ));
+    let args: Vec<String> = inputs
+        .iter()
+        .chain(params)
+        .map(|a| format!("{a}: T"))
+        .collect();
+    s.push_str(&format!(
+        "fn user_fn_({}) -> T {{\n    return ({expr});\n}}\n",
+        args.join(", ")
+    ));
+    let mut call: Vec<String> = (0..inputs.len()).map(|j| format!("in{j}_[i]")).collect();
+    call.extend((0..params.len()).map(|p| format!("params_[{p}]")));
+    let call = call.join(", ");
+    s.push_str(&format!(
+        "@compute @workgroup_size(WG)
+fn map_main(inv: Inv) {{
+    let i = group_index(inv) * WG + inv.lid;
+    if (i < meta_.n) {{
+        out_[i] = user_fn_({call});
+    }}
+}}
+
+const ITEMS_: u32 = {ITEMS}u;
+
+@compute @workgroup_size(WG)
+fn map_sum_main(inv: Inv) {{
+    let g = group_index(inv);
+    var acc = T(0);
+    if (g < meta_.groups) {{
+        let start = g * WG * ITEMS_ + inv.lid;
+        for (var j = 0u; j < ITEMS_; j = j + 1u) {{
+            let i = start + j * WG;
+            if (i < meta_.n) {{
+                acc = acc + user_fn_({call});
+            }}
+        }}
+    }}
+    let total = wg_sum(acc, inv);
+    if (inv.lid == 0u && g < meta_.groups) {{
+        out_[meta_.out_offset + g] = total;
+    }}
+}}
+"
+    ));
+    s
+}
+
+fn bindings(n_inputs: usize) -> Vec<Binding> {
+    let mut b = vec![Binding::Uniform, Binding::ReadOnly];
+    b.extend(std::iter::repeat_n(Binding::ReadOnly, n_inputs));
+    b.push(Binding::ReadWrite);
+    b
+}
+
+fn meta(n: u64, groups: u64, out_offset: u64) -> Vec<u8> {
+    [n as u32, groups as u32, out_offset as u32, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+fn params_buffer<T: Element>(
+    gpu: &Arc<GpuBackend>,
+    op: &'static str,
+    params: &[T],
+) -> Result<wgpu::Buffer> {
+    let padded: Vec<T> = if params.is_empty() {
+        vec![T::zero()]
+    } else {
+        params.to_vec()
+    };
+    let buf = gpu.create_storage(op, std::mem::size_of_val(padded.as_slice()) as u64)?;
+    gpu.write(op, &buf, &padded)?;
+    Ok(buf)
+}
+
+/// Runs `map_main` over `n` elements of `inputs`, one dispatch per binding window.
+pub(crate) fn map<T: Element>(
+    gpu: &Arc<GpuBackend>,
+    id: u64,
+    name: &str,
+    source: impl FnOnce(Variant) -> String,
+    inputs: &[wgpu::Buffer],
+    n: usize,
+    params: &[T],
+) -> Result<wgpu::Buffer> {
+    let op = "map";
+    let size = std::mem::size_of::<T>();
+    let (pipeline, layout) =
+        gpu.pipeline_generated(id, name, source, &bindings(inputs.len()), "map_main")?;
+    let out = gpu.create_storage(op, (n * size) as u64)?;
+    let pbuf = params_buffer(gpu, op, params)?;
+    let windows = gpu.windows(n, size);
+    let blocks: Vec<Vec<u8>> = windows
+        .iter()
+        .map(|&(_, len)| meta(len as u64, 0, 0))
+        .collect();
+    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
+    let encoder = gpu.scoped(op, || {
+        let mut enc = gpu.encoder();
+        for (w, &(start, len)) in windows.iter().enumerate() {
+            let (off, bytes) = ((start * size) as u64, (len * size) as u64);
+            let mut storage = vec![(&pbuf, 0, pbuf.size())];
+            storage.extend(inputs.iter().map(|b| (b, off, bytes)));
+            storage.push((&out, off, bytes));
+            let bg = gpu.bind_group(&layout, (&uniforms, w as u64 * stride, 16), &storage);
+            gpu.dispatch(
+                &mut enc,
+                &pipeline,
+                &bg,
+                (len as u64).div_ceil(WORKGROUP_SIZE as u64),
+            )?;
+        }
+        Ok(enc)
+    })?;
+    gpu.submit_and_wait(op, encoder)?;
+    Ok(out)
+}
+
+/// Runs `map_sum_main` (one partial per workgroup), then sums the partials.
+pub(crate) fn map_sum<T: Element>(
+    gpu: &Arc<GpuBackend>,
+    id: u64,
+    name: &str,
+    source: impl FnOnce(Variant) -> String,
+    inputs: &[wgpu::Buffer],
+    n: usize,
+    params: &[T],
+) -> Result<T> {
+    let op = "map_reduce";
+    let size = std::mem::size_of::<T>();
+    let per_group = WORKGROUP_SIZE as u64 * ITEMS;
+    let (pipeline, layout) =
+        gpu.pipeline_generated(id, name, source, &bindings(inputs.len()), "map_sum_main")?;
+    let windows = gpu.windows(n, size);
+    let groups: Vec<u64> = windows
+        .iter()
+        .map(|&(_, len)| (len as u64).div_ceil(per_group))
+        .collect();
+    let total: u64 = groups.iter().sum();
+    let partials = gpu.create_storage(op, total * size as u64)?;
+    let pbuf = params_buffer(gpu, op, params)?;
+    let mut offset = 0;
+    let blocks: Vec<Vec<u8>> = windows
+        .iter()
+        .zip(&groups)
+        .map(|(&(_, len), &g)| {
+            let b = meta(len as u64, g, offset);
+            offset += g;
+            b
+        })
+        .collect();
+    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
+    let encoder = gpu.scoped(op, || {
+        let mut enc = gpu.encoder();
+        for (w, (&(start, len), &g)) in windows.iter().zip(&groups).enumerate() {
+            let (off, bytes) = ((start * size) as u64, (len * size) as u64);
+            let mut storage = vec![(&pbuf, 0, pbuf.size())];
+            storage.extend(inputs.iter().map(|b| (b, off, bytes)));
+            storage.push((&partials, 0, partials.size()));
+            let bg = gpu.bind_group(&layout, (&uniforms, w as u64 * stride, 16), &storage);
+            gpu.dispatch(&mut enc, &pipeline, &bg, g)?;
+        }
+        Ok(enc)
+    })?;
+    gpu.submit_and_wait(op, encoder)?;
+    crate::ops::reduce::gpu::sum::<T>(gpu, &partials, total as usize)
+}

@@ -1,0 +1,344 @@
+//! User kernels: write a kernel once, run it on either side.
+//!
+//! An *expression kernel* is one expression over 1 to 4 input elements and any
+//! number of named scalar parameters, in the subset of syntax that Rust and WGSL
+//! share: arithmetic, comparisons, `&&`/`||`/`!`, parentheses, literals, and the
+//! functions of [`fns`] (`select`, `sqrt`, `abs`, `min`, `max`, `clamp`, `exp`,
+//! `log`, `pow`, `sin`, `cos`, `fma`). [`map_kernel!`](crate::map_kernel) turns it
+//! into a rayon closure (checked by rustc) and a WGSL kernel (validated by naga
+//! when the kernel is created, with the expression in the error):
+//!
+//! ```
+//! # fn main() -> Result<(), tandem::Error> {
+//! let ctx = tandem::Context::new()?;
+//! let k = tandem::map_kernel!(f32, |x, y; a| a * x + y)?;   // inputs x, y; parameter a
+//! let x = ctx.upload(&[1.0f32, 2.0, 3.0])?;
+//! let y = ctx.upload(&[10.0f32, 20.0, 30.0])?;
+//! assert_eq!(ctx.map(&k, [&x, &y], [2.0])?.to_vec()?, [12.0, 24.0, 36.0]);
+//! assert_eq!(ctx.map_reduce(&k, [&x, &y], [2.0])?, 72.0);   // sum of the map
+//! # Ok(()) }
+//! ```
+//!
+//! All inputs, parameters and the result have the kernel's one element type.
+//! Integer kernels wrap on the GPU; on the CPU they wrap in release builds and
+//! panic on overflow in debug builds (Rust's own rule for the expression), and an
+//! integer division by zero panics on the CPU. Each kernel compiles once per
+//! context (`MapKernel` carries a unique id); [`crate::testing`] checks a kernel on
+//! both sides over the awkward sizes.
+
+pub mod fns;
+pub(crate) mod gpu;
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::buffer::{Buffer, DeviceCopy};
+use crate::cpu::{for_each_chunk_mut, CHUNK, PAR_MIN};
+use crate::dispatch::{self, Work};
+use crate::element::Element;
+use crate::error::{Error, Result};
+use crate::gpu::shader::{self, Variant};
+use crate::Context;
+use rayon::prelude::*;
+
+static NEXT_KERNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An element-wise kernel over `N` inputs and `P` parameters of type `T`,
+/// with a CPU closure `F` and a generated WGSL twin. Build one with
+/// [`map_kernel!`](crate::map_kernel); run it with [`Context::map`] or [`Context::map_reduce`].
+pub struct MapKernel<T: Element, const N: usize, const P: usize, F> {
+    id: u64,
+    expr: &'static str,
+    inputs: [&'static str; N],
+    params: [&'static str; P],
+    f: F,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element, const N: usize, const P: usize, F> std::fmt::Debug for MapKernel<T, N, P, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapKernel")
+            .field("type", &T::SCALAR.wgsl())
+            .field("inputs", &self.inputs)
+            .field("params", &self.params)
+            .field("expr", &self.expr)
+            .finish()
+    }
+}
+
+impl<T: Element, const N: usize, const P: usize, F> MapKernel<T, N, P, F>
+where
+    F: Fn([T; N], [T; P]) -> T + Sync + Send,
+{
+    /// A kernel from its expression text, its input and parameter names, and the
+    /// CPU closure of the same expression. The WGSL is generated and validated
+    /// with naga here, in both shader variants. Prefer [`map_kernel!`](crate::map_kernel),
+    /// which writes the text and the closure from one expression.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for 0 or more than 4 inputs;
+    /// [`Error::ShaderCompile`] when the expression is not valid WGSL for `T`
+    /// (the message quotes the expression and naga's diagnosis).
+    pub fn new(
+        expr: &'static str,
+        inputs: [&'static str; N],
+        params: [&'static str; P],
+        f: F,
+    ) -> Result<Self> {
+        if N == 0 || N > 4 {
+            return Err(Error::InvalidArgument {
+                op: "map_kernel",
+                message: format!("a kernel takes 1 to 4 inputs, not {N}"),
+            });
+        }
+        let k = MapKernel {
+            id: NEXT_KERNEL_ID.fetch_add(1, Ordering::Relaxed),
+            expr,
+            inputs,
+            params,
+            f,
+            _t: PhantomData,
+        };
+        for variant in [Variant::Subgroup, Variant::Plain] {
+            let src = k.full_source(variant);
+            shader::validate_wgsl(&k.name(), &src).map_err(|e| match e {
+                Error::ShaderCompile { shader, message } => Error::ShaderCompile {
+                    shader,
+                    message: format!(
+                        "the expression `{expr}` is not valid WGSL for {}:\n{message}",
+                        T::SCALAR.wgsl()
+                    ),
+                },
+                other => other,
+            })?;
+        }
+        Ok(k)
+    }
+
+    /// The expression text.
+    pub fn expression(&self) -> &'static str {
+        self.expr
+    }
+
+    /// The generated WGSL (without the prelude).
+    pub fn wgsl(&self) -> String {
+        gpu::kernel_source::<T>(self.expr, &self.inputs, &self.params)
+    }
+
+    /// Evaluates the expression on the CPU for one element.
+    pub fn eval(&self, inputs: [T; N], params: [T; P]) -> T {
+        (self.f)(inputs, params)
+    }
+
+    fn name(&self) -> String {
+        format!(
+            "map_kernel#{}<{}> `{}`",
+            self.id,
+            T::SCALAR.wgsl(),
+            self.expr
+        )
+    }
+
+    fn full_source(&self, variant: Variant) -> String {
+        let mut s = shader::prelude("map_kernel", T::SCALAR, variant);
+        s.push_str(&self.wgsl());
+        s
+    }
+
+    fn work(&self, ctx: &Context, op: &'static str, inputs: &[&Buffer<T>; N]) -> Work {
+        let mut w = crate::ops::work(ctx, op, &gpu::SPEC_FOR_SUPPORT, inputs);
+        w.gpu_supported &= ctx
+            .gpu_for(ctx.policy())
+            .is_some_and(|g| g.supports_scalar(T::SCALAR));
+        w
+    }
+}
+
+fn check_lengths<T: Element, const N: usize>(
+    op: &'static str,
+    inputs: &[&Buffer<T>; N],
+) -> Result<usize> {
+    let n = inputs[0].len();
+    for b in inputs.iter() {
+        inputs[0].same_len(b, op)?;
+    }
+    Ok(n)
+}
+
+/// The CPU side of `map`: chunked over rayon, the closure inlined per element.
+fn map_cpu<T: Element, const N: usize, const P: usize>(
+    f: &(impl Fn([T; N], [T; P]) -> T + Sync + Send),
+    ins: [&[T]; N],
+    params: [T; P],
+) -> Vec<T> {
+    let n = ins[0].len();
+    let mut out = vec![T::zero(); n];
+    for_each_chunk_mut(&mut out, |start, o| {
+        let s: [&[T]; N] = std::array::from_fn(|j| &ins[j][start..start + o.len()]);
+        for (i, o) in o.iter_mut().enumerate() {
+            *o = f(std::array::from_fn(|j| s[j][i]), params);
+        }
+    });
+    out
+}
+
+/// The CPU side of `map_reduce`: 16 accumulators per chunk, chunks summed in order.
+fn map_sum_cpu<T: Element, const N: usize, const P: usize>(
+    f: &(impl Fn([T; N], [T; P]) -> T + Sync + Send),
+    ins: [&[T]; N],
+    params: [T; P],
+) -> T {
+    let n = ins[0].len();
+    let chunk_sum = |start: usize| {
+        let len = CHUNK.min(n - start);
+        let s: [&[T]; N] = std::array::from_fn(|j| &ins[j][start..start + len]);
+        let mut acc = [T::zero(); 16];
+        let full = len / 16 * 16;
+        for base in (0..full).step_by(16) {
+            for (l, a) in acc.iter_mut().enumerate() {
+                *a = a.add(f(std::array::from_fn(|j| s[j][base + l]), params));
+            }
+        }
+        let mut tail = T::zero();
+        for i in full..len {
+            tail = tail.add(f(std::array::from_fn(|j| s[j][i]), params));
+        }
+        crate::ops::reduce::cpu::sum_seq(&acc).add(tail)
+    };
+    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+    let parts: Vec<T> = if n < PAR_MIN {
+        starts.iter().map(|&s| chunk_sum(s)).collect()
+    } else {
+        starts.par_iter().map(|&s| chunk_sum(s)).collect()
+    };
+    crate::ops::reduce::cpu::sum_seq(&parts)
+}
+
+impl Context {
+    /// Runs an element-wise kernel: `out[i] = f(inputs[0][i], ..., params)`.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when the inputs differ in length; GPU errors under Policy::Gpu.
+    pub fn map<T: Element, const N: usize, const P: usize, F>(
+        &self,
+        kernel: &MapKernel<T, N, P, F>,
+        inputs: [&Buffer<T>; N],
+        params: [T; P],
+    ) -> Result<Buffer<T>>
+    where
+        F: Fn([T; N], [T; P]) -> T + Sync + Send,
+    {
+        let n = check_lengths("map", &inputs)?;
+        let w = kernel.work(self, "map", &inputs);
+        dispatch::run(
+            self,
+            w,
+            || {
+                let hosts = inputs
+                    .iter()
+                    .map(|b| b.host())
+                    .collect::<Result<Vec<_>>>()?;
+                let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
+                Ok(Buffer::from_host(map_cpu(&kernel.f, ins, params)))
+            },
+            |g| {
+                let bufs = inputs
+                    .iter()
+                    .map(|b| b.device(g, "map"))
+                    .collect::<Result<Vec<_>>>()?;
+                let out = gpu::map(
+                    g,
+                    kernel.id,
+                    &kernel.name(),
+                    |v| kernel.full_source(v),
+                    &bufs,
+                    n,
+                    &params,
+                )?;
+                Ok(Buffer::from_device(
+                    n,
+                    DeviceCopy {
+                        buffer: out,
+                        gpu: g.clone(),
+                    },
+                ))
+            },
+        )
+    }
+
+    /// Runs an element-wise kernel and sums its results: `sum_i f(inputs[..][i], params)`;
+    /// 0 when empty. The sum follows [`Context::sum`]'s rules (wrapping integers, a fixed
+    /// association order per side for floats).
+    ///
+    /// # Errors
+    /// As [`Context::map`].
+    pub fn map_reduce<T: Element, const N: usize, const P: usize, F>(
+        &self,
+        kernel: &MapKernel<T, N, P, F>,
+        inputs: [&Buffer<T>; N],
+        params: [T; P],
+    ) -> Result<T>
+    where
+        F: Fn([T; N], [T; P]) -> T + Sync + Send,
+    {
+        let n = check_lengths("map_reduce", &inputs)?;
+        let w = kernel.work(self, "map_reduce", &inputs);
+        dispatch::run(
+            self,
+            w,
+            || {
+                let hosts = inputs
+                    .iter()
+                    .map(|b| b.host())
+                    .collect::<Result<Vec<_>>>()?;
+                let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
+                Ok(map_sum_cpu(&kernel.f, ins, params))
+            },
+            |g| {
+                let bufs = inputs
+                    .iter()
+                    .map(|b| b.device(g, "map_reduce"))
+                    .collect::<Result<Vec<_>>>()?;
+                gpu::map_sum::<T>(
+                    g,
+                    kernel.id,
+                    &kernel.name(),
+                    |v| kernel.full_source(v),
+                    &bufs,
+                    n,
+                    &params,
+                )
+            },
+        )
+    }
+}
+
+/// Builds a [`MapKernel`] from one expression: the same text becomes the CPU
+/// closure and the WGSL kernel.
+///
+/// `map_kernel!(T, |inputs...; params...| expression)` with 1 to 4 inputs and
+/// any number of parameters (the `;` and the parameters are optional). Returns
+/// `Result<MapKernel, tandem::Error>`: the WGSL side is validated on creation.
+///
+/// ```
+/// let norm = tandem::map_kernel!(f32, |x, y| sqrt(x * x + y * y)).unwrap();
+/// let relu = tandem::map_kernel!(f32, |x; leak| select(leak * x, x, x > 0.0)).unwrap();
+/// assert_eq!(norm.eval([3.0, 4.0], []), 5.0);
+/// assert_eq!(relu.eval([-2.0], [0.5]), -1.0);
+/// ```
+#[macro_export]
+macro_rules! map_kernel {
+    ($t:ty, |$($x:ident),+ $(; $($p:ident),* )?| $body:expr) => {
+        $crate::kernel::MapKernel::<$t, _, _, _>::new(
+            stringify!($body),
+            [$(stringify!($x)),+],
+            [$($(stringify!($p)),*)?],
+            #[allow(unused_variables)]
+            move |[$($x),+]: [$t; _], [$($($p),*)?]: [$t; _]| -> $t {
+                #[allow(unused_imports)]
+                use $crate::kernel::fns::*;
+                $body
+            },
+        )
+    };
+}

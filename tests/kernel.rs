@@ -1,0 +1,171 @@
+//! User expression kernels: parity on every side through `tandem::testing`,
+//! past the GPU limits, and typed errors for bad kernels and bad inputs.
+
+mod common;
+
+use tandem::testing::{check_map, check_map_reduce, check_map_with, Tolerance};
+use tandem::{map_kernel, Context, ErrorKind, Policy};
+
+fn ctx() -> Context {
+    // Makes the GPU side required under TANDEM_REQUIRE_GPU=1, or prints the skip line.
+    common::sides();
+    common::context().clone()
+}
+
+#[test]
+fn float_kernels_match_on_every_side() {
+    let ctx = ctx();
+    let axpy = map_kernel!(f32, |x, y; a| a * x + y).unwrap();
+    eprintln!(
+        "{}",
+        check_map(&ctx, &axpy, [2.5], Tolerance::float(1e-6)).unwrap()
+    );
+    let norm = map_kernel!(f32, |x, y, z| sqrt(x * x + y * y + z * z)).unwrap();
+    check_map(&ctx, &norm, [], Tolerance::float(1e-6)).unwrap();
+    let leaky = map_kernel!(f32, |x; leak| select(leak * x, x, x > 0.0)).unwrap();
+    check_map(&ctx, &leaky, [0.125], Tolerance::EXACT).unwrap();
+    let four = map_kernel!(f32, |a, b, c, d; s, t| clamp(a * s - b, -t, t) + fma(c, d, 1.0) + abs(min(a, b) - max(c, d))).unwrap();
+    check_map(&ctx, &four, [1.5, 2.0], Tolerance::float(1e-6)).unwrap();
+    let wave = map_kernel!(f32, |x| sin(x) * cos(x) + exp(x * 0.25) - log(abs(x) + 1.0)
+        + pow(abs(x), 1.5))
+    .unwrap();
+    check_map(
+        &ctx,
+        &wave,
+        [],
+        Tolerance {
+            abs: 1e-5,
+            rel: 1e-5,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn integer_kernels_match_exactly() {
+    let ctx = ctx();
+    let k = map_kernel!(i32, |x, y; m| clamp(x * m - y, -500, 500) + abs(y) * select(1, -1, x < y))
+        .unwrap();
+    check_map(&ctx, &k, [7], Tolerance::EXACT).unwrap();
+    let u = map_kernel!(u32, |x, y| (x * 2654435761 + y) % 1000 + max(x, y) / 3).unwrap();
+    // Small data keeps the CPU side's multiplication from overflowing in debug builds.
+    check_map_with(
+        &ctx,
+        &u,
+        [],
+        Tolerance::EXACT,
+        tandem::testing::AWKWARD_SIZES,
+        |j, i| ((i * 31 + j) % 1000) as u32,
+    )
+    .unwrap();
+}
+
+#[test]
+fn f64_kernels_run_where_the_adapter_has_f64() {
+    let ctx = ctx();
+    let k = map_kernel!(f64, |x, y; a| a * x * x + y).unwrap();
+    let report = check_map(&ctx, &k, [0.5], Tolerance::float(1e-14)).unwrap();
+    let has_f64 = ctx.gpu_info().is_some_and(|g| g.f64);
+    assert_eq!(report.sides.contains(&"gpu"), has_f64);
+}
+
+#[test]
+fn map_reduce_sums_the_mapped_values() {
+    let ctx = ctx();
+    let squares = map_kernel!(f32, |x| x * x).unwrap();
+    check_map_reduce(&ctx, &squares, [], Tolerance::float(1e-5)).unwrap();
+    let twisted_dot = map_kernel!(f32, |x, y; c| x * y - c * abs(x - y)).unwrap();
+    check_map_reduce(&ctx, &twisted_dot, [0.25], Tolerance::float(1e-5)).unwrap();
+    let count_positive = map_kernel!(i32, |x| select(0, 1, x > 0)).unwrap();
+    check_map_reduce(&ctx, &count_positive, [], Tolerance::EXACT).unwrap();
+    // Against the built-in reductions, on every side.
+    for (side, c) in common::sides() {
+        let xs: Vec<i32> = (0..100_000).map(|i| i % 201 - 100).collect();
+        let x = c.upload(&xs).unwrap();
+        let ident = map_kernel!(i32, |x| x).unwrap();
+        assert_eq!(
+            c.map_reduce(&ident, [&x], []).unwrap(),
+            c.sum(&x).unwrap(),
+            "{side}"
+        );
+        let e = c.upload::<i32>(&[]).unwrap();
+        assert_eq!(c.map_reduce(&ident, [&e], []).unwrap(), 0, "{side}");
+        assert!(c.map(&ident, [&e], []).unwrap().is_empty(), "{side}");
+    }
+}
+
+#[test]
+fn kernels_run_past_the_dispatch_and_binding_limits() {
+    let Some(gpu) = common::gpu() else { return };
+    let k = map_kernel!(u32, |x, y; a| x * a + y).unwrap();
+    let n = 65_535 * 256 + 1;
+    let sizes = [n];
+    check_map_with(&gpu, &k, [3], Tolerance::EXACT, &sizes, |j, i| {
+        (i as u32) ^ (j as u32 * 7)
+    })
+    .unwrap();
+    let small = Context::builder()
+        .policy(Policy::Gpu)
+        .storage_binding_limit(64 << 10)
+        .build()
+        .unwrap();
+    check_map_with(
+        &small,
+        &k,
+        [3],
+        Tolerance::EXACT,
+        &[16_383, 16_384, 16_385, 100_003],
+        |j, i| (i * (j + 1)) as u32,
+    )
+    .unwrap();
+    let sq = map_kernel!(u32, |x| x * x).unwrap();
+    let xs: Vec<u32> = (0..100_003).collect();
+    let x = small.upload(&xs).unwrap();
+    let want = xs
+        .iter()
+        .fold(0u32, |a, &v| a.wrapping_add(v.wrapping_mul(v)));
+    assert_eq!(small.map_reduce(&sq, [&x], []).unwrap(), want);
+}
+
+#[test]
+fn an_expression_that_is_not_wgsl_is_a_shader_error_with_the_expression() {
+    // Valid Rust, not valid WGSL: a method call.
+    let e = map_kernel!(f32, |x| x.sqrt()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ShaderCompile, "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("x.sqrt()"),
+        "the message quotes the expression: {msg}"
+    );
+    // A Rust literal suffix is not WGSL either.
+    let e = map_kernel!(f32, |x| x * 2.0f32).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ShaderCompile, "{e}");
+    // A comparison is not a value.
+    let e = tandem::MapKernel::<f32, 1, 0, _>::new("x > 1.0", ["x"], [], |[x], []| x).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ShaderCompile, "{e}");
+    // Five inputs are refused.
+    let e =
+        tandem::MapKernel::<f32, 5, 0, _>::new("a", ["a", "b", "c", "d", "e"], [], |[a, ..], []| a)
+            .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+}
+
+#[test]
+fn mismatched_inputs_are_a_typed_error_on_every_side() {
+    let k = map_kernel!(f32, |x, y| x + y).unwrap();
+    for (side, c) in common::sides() {
+        let a = c.upload(&[1.0f32, 2.0]).unwrap();
+        let b = c.upload(&[1.0f32]).unwrap();
+        assert_eq!(
+            c.map(&k, [&a, &b], []).unwrap_err().kind(),
+            ErrorKind::LengthMismatch,
+            "{side}"
+        );
+        assert_eq!(
+            c.map_reduce(&k, [&a, &b], []).unwrap_err().kind(),
+            ErrorKind::LengthMismatch,
+            "{side}"
+        );
+        assert_eq!(a.to_vec().unwrap(), [1.0, 2.0]);
+    }
+}
