@@ -18,7 +18,10 @@ use rayon::prelude::*;
 use tandem::{Context, Policy};
 
 fn max_log2() -> u32 {
-    std::env::var("TANDEM_BENCH_MAX_LOG2").ok().and_then(|v| v.parse().ok()).unwrap_or(26)
+    std::env::var("TANDEM_BENCH_MAX_LOG2")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(26)
 }
 
 /// A plain parallel read of every byte: XOR of the bits, which vectorises fully.
@@ -33,42 +36,64 @@ fn sum_f32(c: &mut Criterion) {
     let cpu = auto.with_policy(Policy::Cpu);
     let gpu = auto.has_gpu().then(|| auto.with_policy(Policy::Gpu));
     if let Some(info) = auto.gpu_info() {
-        eprintln!("GPU: {} ({}, {})", info.name, info.backend, info.device_type);
+        eprintln!(
+            "GPU: {} ({}, {})",
+            info.name, info.backend, info.device_type
+        );
     } else {
         eprintln!("no GPU adapter: GPU rows skipped");
     }
     let mut group = c.benchmark_group("sum_f32");
-    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2)).sample_size(20);
-    for log2 in (10..=max_log2()).step_by(4).chain(std::iter::once(max_log2())).collect::<std::collections::BTreeSet<_>>() {
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    for log2 in (10..=max_log2())
+        .step_by(4)
+        .chain(std::iter::once(max_log2()))
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let n = 1usize << log2;
         let data: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 0.001).collect();
         group.throughput(Throughput::Bytes((n * 4) as u64));
         let x = cpu.upload(&data).unwrap();
-        group.bench_with_input(BenchmarkId::new("tandem_cpu", n), &x, |b, x| b.iter(|| cpu.sum(black_box(x)).unwrap()));
+        group.bench_with_input(BenchmarkId::new("tandem_cpu", n), &x, |b, x| {
+            b.iter(|| cpu.sum(black_box(x)).unwrap())
+        });
         if let Some(gpu) = &gpu {
-            group.bench_with_input(BenchmarkId::new("tandem_gpu_end_to_end", n), &data, |b, data| {
-                b.iter_custom(|iters| {
-                    let mut t = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let x = gpu.upload(data).unwrap();
-                        black_box(gpu.sum(&x).unwrap());
-                        t += start.elapsed();
-                    }
-                    t
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new("tandem_gpu_end_to_end", n),
+                &data,
+                |b, data| {
+                    b.iter_custom(|iters| {
+                        let mut t = Duration::ZERO;
+                        for _ in 0..iters {
+                            let start = Instant::now();
+                            let x = gpu.upload(data).unwrap();
+                            black_box(gpu.sum(&x).unwrap());
+                            t += start.elapsed();
+                        }
+                        t
+                    })
+                },
+            );
             let resident = gpu.upload(&data).unwrap();
             gpu.prefetch(&resident).unwrap();
-            group.bench_with_input(BenchmarkId::new("tandem_gpu_resident", n), &resident, |b, x| {
-                b.iter(|| gpu.sum(black_box(x)).unwrap())
-            });
+            group.bench_with_input(
+                BenchmarkId::new("tandem_gpu_resident", n),
+                &resident,
+                |b, x| b.iter(|| gpu.sum(black_box(x)).unwrap()),
+            );
         }
-        group.bench_with_input(BenchmarkId::new("std_iter_sum", n), &data, |b, d| b.iter(|| black_box(d).iter().sum::<f32>()));
+        group.bench_with_input(BenchmarkId::new("std_iter_sum", n), &data, |b, d| {
+            b.iter(|| black_box(d).iter().sum::<f32>())
+        });
         group.bench_with_input(BenchmarkId::new("rayon_par_iter_sum", n), &data, |b, d| {
             b.iter(|| black_box(d).par_iter().sum::<f32>())
         });
-        group.bench_with_input(BenchmarkId::new("rayon_plain_read", n), &data, |b, d| b.iter(|| rayon_read(black_box(d))));
+        group.bench_with_input(BenchmarkId::new("rayon_plain_read", n), &data, |b, d| {
+            b.iter(|| rayon_read(black_box(d)))
+        });
     }
     group.finish();
 }
@@ -79,10 +104,18 @@ fn dispatch_overhead(c: &mut Criterion) {
     let one = [1.5f32];
     let x = auto.upload(&one).unwrap();
     let mut group = c.benchmark_group("dispatch_overhead");
-    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2));
-    group.bench_function("auto_sum_1", |b| b.iter(|| auto.sum(black_box(&x)).unwrap()));
-    group.bench_function("cpu_policy_sum_1", |b| b.iter(|| cpu.sum(black_box(&x)).unwrap()));
-    group.bench_function("cpu_twin_sum_1", |b| b.iter(|| tandem::ops::reduce::cpu::sum(black_box(&one[..]))));
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("auto_sum_1", |b| {
+        b.iter(|| auto.sum(black_box(&x)).unwrap())
+    });
+    group.bench_function("cpu_policy_sum_1", |b| {
+        b.iter(|| cpu.sum(black_box(&x)).unwrap())
+    });
+    group.bench_function("cpu_twin_sum_1", |b| {
+        b.iter(|| tandem::ops::reduce::cpu::sum(black_box(&one[..])))
+    });
     group.finish();
 }
 

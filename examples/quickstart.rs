@@ -28,8 +28,15 @@ fn main() -> Result<(), tandem::Error> {
     let elapsed = start.elapsed();
 
     // Check against plain Rust (float sums differ by association order only).
-    let want: f64 = xs.iter().zip(&ys).map(|(&a, &b)| 2.0 * a as f64 + b as f64).sum();
-    assert!(((total as f64) - want).abs() <= 1e-4 * want, "sum {total} vs {want}");
+    let want: f64 = xs
+        .iter()
+        .zip(&ys)
+        .map(|(&a, &b)| 2.0 * a as f64 + b as f64)
+        .sum();
+    assert!(
+        ((total as f64) - want).abs() <= 1e-4 * want,
+        "sum {total} vs {want}"
+    );
     let zs = z.to_vec()?;
     let want_top = (0..n).fold(0, |best, i| if zs[i] > zs[best] { i } else { best });
     assert_eq!(top, Some(want_top));
