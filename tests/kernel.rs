@@ -169,3 +169,165 @@ fn mismatched_inputs_are_a_typed_error_on_every_side() {
         assert_eq!(a.to_vec().unwrap(), [1.0, 2.0]);
     }
 }
+
+const SAXPY: &str = r#"
+struct P { n: u32, a: f32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = (wg.y * nwg.x + wg.x) * 64u + lid;
+    if (i < p.n) {
+        y[i] = p.a * x[i] + y[i];
+    }
+}
+"#;
+
+fn saxpy_twin(args: &mut tandem::kernel::CpuArgs) -> tandem::Result<()> {
+    let [n, a] = args.uniform::<[u32; 2]>(0)?;
+    let x = args.read::<f32>(1)?;
+    let y = args.write::<f32>(2)?;
+    for i in 0..n as usize {
+        y[i] += f32::from_bits(a) * x[i];
+    }
+    Ok(())
+}
+
+use tandem::gpu::shader::Binding;
+use tandem::kernel::{Arg, WgslKernel};
+
+#[test]
+fn wgsl_kernels_run_on_every_side_past_the_dispatch_limit() {
+    let k = WgslKernel::new("saxpy", SAXPY, "main")
+        .unwrap()
+        .expect_bindings(&[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite])
+        .unwrap();
+    assert_eq!(k.workgroup_size(), 64);
+    // 65,535 * 64 + 1 invocations need 65,536 workgroups: a folded grid.
+    for n in [1usize, 63, 64, 65, 100_003, 65_535 * 64 + 1] {
+        let xs: Vec<f32> = (0..n).map(|i| (i % 97) as f32).collect();
+        let ys: Vec<f32> = (0..n).map(|i| (i % 13) as f32).collect();
+        let want: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| 1.5 * x + y).collect();
+        for (side, c) in common::sides() {
+            let x = c.upload(&xs).unwrap();
+            let mut y = c.upload(&ys).unwrap();
+            let params = [n as u32, 1.5f32.to_bits()];
+            c.run_wgsl(
+                &k,
+                n,
+                &mut [Arg::uniform(&params), Arg::read(&x), Arg::write(&mut y)],
+                saxpy_twin,
+            )
+            .unwrap();
+            assert_eq!(y.to_vec().unwrap(), want, "{side} n={n}");
+            assert_eq!(
+                x.to_vec().unwrap(),
+                xs,
+                "{side}: a read buffer is unchanged"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_wgsl_kernels_and_arguments_are_typed_errors() {
+    // Does not compile: naga's message with the line.
+    let e = WgslKernel::new(
+        "broken.wgsl",
+        "@compute @workgroup_size(1)\nfn main() {\n  let x: u32 = 1.5;\n}",
+        "main",
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ShaderCompile, "{e}");
+    assert!(e.to_string().contains("broken.wgsl:3"), "{e}");
+    // No such entry point.
+    let e = WgslKernel::new("saxpy", SAXPY, "nope").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    // Declared bindings that differ from the WGSL.
+    let e = WgslKernel::new("saxpy", SAXPY, "main")
+        .unwrap()
+        .expect_bindings(&[Binding::Uniform, Binding::ReadWrite])
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    let e = WgslKernel::from_file("/no/such/kernel.wgsl", "main").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+
+    let k = WgslKernel::new("saxpy", SAXPY, "main").unwrap();
+    for (side, c) in common::sides() {
+        let x = c.upload(&[1.0f32; 4]).unwrap();
+        let mut y = c.upload(&[2.0f32; 4]).unwrap();
+        let params = [4u32, 1.0f32.to_bits()];
+        // Too few arguments.
+        let e = c
+            .run_wgsl(
+                &k,
+                4,
+                &mut [Arg::uniform(&params), Arg::read(&x)],
+                saxpy_twin,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{side}: {e}");
+        // A read buffer where the kernel writes.
+        let y2 = c.upload(&[2.0f32; 4]).unwrap();
+        let e = c
+            .run_wgsl(
+                &k,
+                4,
+                &mut [Arg::uniform(&params), Arg::read(&x), Arg::read(&y2)],
+                saxpy_twin,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{side}: {e}");
+        assert_eq!(y.to_vec().unwrap(), [2.0; 4], "{side}: nothing was written");
+        // A twin that reads the wrong type (only the CPU side runs the twin).
+        if side == "cpu" {
+            let e = c
+                .run_wgsl(
+                    &k,
+                    4,
+                    &mut [Arg::uniform(&params), Arg::read(&x), Arg::write(&mut y)],
+                    |a| a.read::<u32>(1).map(|_| ()),
+                )
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        }
+    }
+}
+
+#[test]
+fn a_wgsl_kernel_buffer_past_the_binding_limit_runs_the_twin_under_auto() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let k = WgslKernel::new("saxpy", SAXPY, "main").unwrap();
+    let gpu = Context::builder()
+        .policy(Policy::Gpu)
+        .storage_binding_limit(64 << 10)
+        .build()
+        .unwrap();
+    let n = 20_000; // 80,000 bytes > 64 KiB
+    let x = gpu.upload(&vec![1.0f32; n]).unwrap();
+    let mut y = gpu.upload(&vec![1.0f32; n]).unwrap();
+    let params = [n as u32, 2.0f32.to_bits()];
+    let e = gpu
+        .run_wgsl(
+            &k,
+            n,
+            &mut [Arg::uniform(&params), Arg::read(&x), Arg::write(&mut y)],
+            saxpy_twin,
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+    assert_eq!(y.to_vec().unwrap(), vec![1.0; n], "nothing was written");
+    let auto = gpu.with_policy(Policy::Auto);
+    auto.run_wgsl(
+        &k,
+        n,
+        &mut [Arg::uniform(&params), Arg::read(&x), Arg::write(&mut y)],
+        saxpy_twin,
+    )
+    .unwrap();
+    assert_eq!(y.to_vec().unwrap(), vec![3.0; n]);
+}

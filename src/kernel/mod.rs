@@ -28,6 +28,9 @@
 
 pub mod fns;
 pub(crate) mod gpu;
+mod wgsl;
+
+pub use wgsl::{Arg, CpuArgs, WgslKernel};
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
