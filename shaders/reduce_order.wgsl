@@ -29,8 +29,8 @@ fn finish(best: vec2<u32>, g: u32, inv: Inv) {
     }
 }
 
-@compute @workgroup_size(WG)
-fn min_first(inv: Inv) {
+// The first pass over the elements: `invert` picks max (inverted keys) over min.
+fn first_pass(inv: Inv, invert: bool) {
     let g = group_index(inv);
     var best = vec2<u32>(0xffffffffu, 0xffffffffu);
     if (g < p.groups) {
@@ -38,7 +38,7 @@ fn min_first(inv: Inv) {
         for (var j = 0u; j < ITEMS; j = j + 1u) {
             let i = start + j * WG;
             if (i < p.n) {
-                let k = key_min(x[i]);
+                let k = select(key_min(x[i]), key_max_inv(x[i]), invert);
                 if (better(k, p.base + i, best)) {
                     best = vec2<u32>(k, p.base + i);
                 }
@@ -49,22 +49,13 @@ fn min_first(inv: Inv) {
 }
 
 @compute @workgroup_size(WG)
+fn min_first(inv: Inv) {
+    first_pass(inv, false);
+}
+
+@compute @workgroup_size(WG)
 fn max_first(inv: Inv) {
-    let g = group_index(inv);
-    var best = vec2<u32>(0xffffffffu, 0xffffffffu);
-    if (g < p.groups) {
-        let start = g * WG * ITEMS + inv.lid;
-        for (var j = 0u; j < ITEMS; j = j + 1u) {
-            let i = start + j * WG;
-            if (i < p.n) {
-                let k = key_max_inv(x[i]);
-                if (better(k, p.base + i, best)) {
-                    best = vec2<u32>(k, p.base + i);
-                }
-            }
-        }
-    }
-    finish(best, g, inv);
+    first_pass(inv, true);
 }
 
 @compute @workgroup_size(WG)

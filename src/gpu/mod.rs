@@ -580,6 +580,47 @@ impl GpuBackend {
         Ok(())
     }
 
+    /// Runs `pipeline` once per binding window of `n` elements of `elem_size`
+    /// bytes, one invocation per element, in one submission. `block(len)` is the
+    /// uniform block of a window of `len` elements (`uniform_len` bytes are bound);
+    /// `storage(offset, bytes)` lists the storage bindings of the window at that
+    /// byte offset.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_windowed<'a>(
+        &self,
+        op: &'static str,
+        pipeline: &wgpu::ComputePipeline,
+        layout: &wgpu::BindGroupLayout,
+        n: usize,
+        elem_size: usize,
+        uniform_len: u64,
+        block: impl Fn(usize) -> Vec<u8>,
+        storage: impl Fn(u64, u64) -> Vec<(&'a wgpu::Buffer, u64, u64)>,
+    ) -> Result<()> {
+        let windows = self.windows(n, elem_size);
+        let blocks: Vec<Vec<u8>> = windows.iter().map(|&(_, len)| block(len)).collect();
+        let (uniforms, stride) = self.create_uniforms(op, &blocks)?;
+        let encoder = self.scoped(op, || {
+            let mut enc = self.encoder();
+            for (i, &(start, len)) in windows.iter().enumerate() {
+                let bindings = storage((start * elem_size) as u64, (len * elem_size) as u64);
+                let bg = self.bind_group(
+                    layout,
+                    (&uniforms, i as u64 * stride, uniform_len),
+                    &bindings,
+                );
+                self.dispatch(
+                    &mut enc,
+                    pipeline,
+                    &bg,
+                    (len as u64).div_ceil(shader::WORKGROUP_SIZE as u64),
+                )?;
+            }
+            Ok(enc)
+        })?;
+        self.submit_and_wait(op, encoder)
+    }
+
     /// A bind group over (uniform block, storage windows...).
     pub fn bind_group(
         &self,

@@ -132,30 +132,21 @@ pub(crate) fn map<T: Element>(
         gpu.pipeline_generated(id, name, source, &bindings(inputs.len()), "map_main")?;
     let out = gpu.create_storage(op, (n * size) as u64)?;
     let pbuf = params_buffer(gpu, op, params)?;
-    let windows = gpu.windows(n, size);
-    let blocks: Vec<Vec<u8>> = windows
-        .iter()
-        .map(|&(_, len)| meta(len as u64, 0, 0))
-        .collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
-        for (w, &(start, len)) in windows.iter().enumerate() {
-            let (off, bytes) = ((start * size) as u64, (len * size) as u64);
+    gpu.run_windowed(
+        op,
+        &pipeline,
+        &layout,
+        n,
+        size,
+        16,
+        |len| meta(len as u64, 0, 0),
+        |off, bytes| {
             let mut storage = vec![(&pbuf, 0, pbuf.size())];
             storage.extend(inputs.iter().map(|b| (b, off, bytes)));
             storage.push((&out, off, bytes));
-            let bg = gpu.bind_group(&layout, (&uniforms, w as u64 * stride, 16), &storage);
-            gpu.dispatch(
-                &mut enc,
-                &pipeline,
-                &bg,
-                (len as u64).div_ceil(WORKGROUP_SIZE as u64),
-            )?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
+            storage
+        },
+    )?;
     Ok(out)
 }
 

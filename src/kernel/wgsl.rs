@@ -245,6 +245,17 @@ impl<'a> Arg<'a> {
     }
 }
 
+impl Arg<'_> {
+    /// The buffer of a read or write argument.
+    fn buffer(&self) -> Option<&dyn ErasedBuffer> {
+        match &self.0 {
+            ArgKind::Read(b) => Some(*b),
+            ArgKind::Write(b) => Some(&**b),
+            ArgKind::Uniform(_) => None,
+        }
+    }
+}
+
 enum Slot {
     Read(Box<dyn Any + Send + Sync>),
     Write(Box<dyn Any + Send + Sync>),
@@ -418,38 +429,23 @@ fn launch(
     let mut resources: Vec<(wgpu::Buffer, u64)> = Vec::with_capacity(args.len());
     let mut written = Vec::with_capacity(args.len());
     for a in args {
-        match &a.0 {
-            ArgKind::Read(b) => {
-                let bytes = (b.len() * b.scalar().size()) as u64;
-                if bytes > max {
-                    return Err(Error::LimitExceeded {
-                        what: "a user kernel's buffer binding",
-                        requested: bytes,
-                        limit: max,
-                    });
-                }
-                resources.push((b.device(g)?, bytes));
-                written.push(None);
+        if let Some(b) = a.buffer() {
+            let bytes = (b.len() * b.scalar().size()) as u64;
+            if bytes > max {
+                return Err(Error::LimitExceeded {
+                    what: "a user kernel's buffer binding",
+                    requested: bytes,
+                    limit: max,
+                });
             }
-            ArgKind::Write(b) => {
-                let bytes = (b.len() * b.scalar().size()) as u64;
-                if bytes > max {
-                    return Err(Error::LimitExceeded {
-                        what: "a user kernel's buffer binding",
-                        requested: bytes,
-                        limit: max,
-                    });
-                }
-                let d = b.device(g)?;
-                written.push(Some(d.clone()));
-                resources.push((d, bytes));
-            }
-            ArgKind::Uniform(u) => {
-                let (buf, _) = g.create_uniforms(op, &[u.to_vec()])?;
-                let size = buf.size();
-                resources.push((buf, size));
-                written.push(None);
-            }
+            let d = b.device(g)?;
+            written.push(matches!(a.0, ArgKind::Write(_)).then(|| d.clone()));
+            resources.push((d, bytes));
+        } else if let ArgKind::Uniform(u) = &a.0 {
+            let (buf, _) = g.create_uniforms(op, &[u.to_vec()])?;
+            let size = buf.size();
+            resources.push((buf, size));
+            written.push(None);
         }
     }
     let source = kernel.source.clone();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
-use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS, WORKGROUP_SIZE};
+use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS};
 use crate::gpu::GpuBackend;
 
 /// `shaders/elementwise.wgsl`: add, sub, mul, scale, axpy.
@@ -53,28 +53,16 @@ pub(crate) fn binary<T: Element>(
     let size = std::mem::size_of::<T>();
     let out = gpu.create_storage(op, (n * size) as u64)?;
     let (pipeline, layout) = gpu.pipeline(&ELEMENTWISE, entry, T::SCALAR)?;
-    let windows = gpu.windows(n, size);
-    let blocks: Vec<Vec<u8>> = windows.iter().map(|&(_, len)| params(len, alpha)).collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
-        for (i, &(start, len)) in windows.iter().enumerate() {
-            let (off, bytes) = ((start * size) as u64, (len * size) as u64);
-            let bg = gpu.bind_group(
-                &layout,
-                (&uniforms, i as u64 * stride, 32),
-                &[(a, off, bytes), (b, off, bytes), (&out, off, bytes)],
-            );
-            gpu.dispatch(
-                &mut enc,
-                &pipeline,
-                &bg,
-                (len as u64).div_ceil(WORKGROUP_SIZE as u64),
-            )?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
+    gpu.run_windowed(
+        op,
+        &pipeline,
+        &layout,
+        n,
+        size,
+        32,
+        |len| params(len, alpha),
+        |off, bytes| vec![(a, off, bytes), (b, off, bytes), (&out, off, bytes)],
+    )?;
     Ok(out)
 }
 
@@ -85,28 +73,15 @@ pub(crate) fn fill<T: Element>(
     n: usize,
     value: T,
 ) -> Result<()> {
-    let op = "fill";
-    let size = std::mem::size_of::<T>();
     let (pipeline, layout) = gpu.pipeline(&FILL, "fill", T::SCALAR)?;
-    let windows = gpu.windows(n, size);
-    let blocks: Vec<Vec<u8>> = windows.iter().map(|&(_, len)| params(len, value)).collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
-        for (i, &(start, len)) in windows.iter().enumerate() {
-            let bg = gpu.bind_group(
-                &layout,
-                (&uniforms, i as u64 * stride, 32),
-                &[(out, (start * size) as u64, (len * size) as u64)],
-            );
-            gpu.dispatch(
-                &mut enc,
-                &pipeline,
-                &bg,
-                (len as u64).div_ceil(WORKGROUP_SIZE as u64),
-            )?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)
+    gpu.run_windowed(
+        "fill",
+        &pipeline,
+        &layout,
+        n,
+        std::mem::size_of::<T>(),
+        32,
+        |len| params(len, value),
+        |off, bytes| vec![(out, off, bytes)],
+    )
 }
