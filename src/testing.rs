@@ -206,8 +206,7 @@ where
         // than either side, so the tolerance measures their error alone.
         let mut wrapped = T::zero();
         let (mut exact, mut scale) = (0.0f64, 0.0f64);
-        for i in 0..n {
-            let v = kernel.eval(std::array::from_fn(|j| ins[j][i]), params);
+        for v in (0..n).map(|i| kernel.eval(std::array::from_fn(|j| ins[j][i]), params)) {
             wrapped = wrapped.add(v);
             exact += v.to_f64();
             scale += v.to_f64().abs();

@@ -26,7 +26,7 @@ pub(crate) static SPEC_FOR_SUPPORT: KernelSpec = KernelSpec {
 const ITEMS: u64 = 8;
 
 /// The kernel text for `expr` over `inputs` and `params` (without the prelude).
-pub(crate) fn kernel_source<T: Element>(expr: &str, inputs: &[&str], params: &[&str]) -> String {
+pub(crate) fn kernel_source(expr: &str, inputs: &[&str], params: &[&str]) -> String {
     let mut s = String::new();
     s.push_str("struct Meta_ { n: u32, groups: u32, out_offset: u32, pad: u32 }\n");
     s.push_str("@group(0) @binding(0) var<uniform> meta_: Meta_;\n");

@@ -125,7 +125,7 @@ where
 
     /// The generated WGSL (without the prelude).
     pub fn wgsl(&self) -> String {
-        gpu::kernel_source::<T>(self.expr, &self.inputs, &self.params)
+        gpu::kernel_source(self.expr, &self.inputs, &self.params)
     }
 
     /// Evaluates the expression on the CPU for one element.
@@ -202,10 +202,9 @@ fn map_sum_cpu<T: Element, const N: usize, const P: usize>(
                 *a = a.add(f(std::array::from_fn(|j| s[j][base + l]), params));
             }
         }
-        let mut tail = T::zero();
-        for i in full..len {
-            tail = tail.add(f(std::array::from_fn(|j| s[j][i]), params));
-        }
+        let tail = (full..len).fold(T::zero(), |t, i| {
+            t.add(f(std::array::from_fn(|j| s[j][i]), params))
+        });
         crate::ops::reduce::cpu::sum_seq(&acc).add(tail)
     };
     let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
