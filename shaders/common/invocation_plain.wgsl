@@ -46,3 +46,28 @@ fn wg_min_pair(k: u32, idx: u32, inv: Inv) -> vec2<u32> {
     workgroupBarrier();
     return best;
 }
+
+// Exclusive prefix sum over the workgroup in local_invocation_index order: the
+// sum of `v` over the invocations with a smaller index (0 in invocation 0).
+// A shared-memory Hillis-Steele scan. Call in uniform control flow.
+fn wg_exclusive_sum(v: T, inv: Inv) -> T {
+    wg_t[inv.lid] = v;
+    workgroupBarrier();
+    for (var s = 1u; s < WG; s = s << 1u) {
+        var add = T(0);
+        if (inv.lid >= s) {
+            add = wg_t[inv.lid - s];
+        }
+        workgroupBarrier();
+        if (inv.lid >= s) {
+            wg_t[inv.lid] = add + wg_t[inv.lid];
+        }
+        workgroupBarrier();
+    }
+    var before = T(0);
+    if (inv.lid > 0u) {
+        before = wg_t[inv.lid - 1u];
+    }
+    workgroupBarrier();
+    return before;
+}

@@ -49,3 +49,23 @@ fn wg_min_pair(k: u32, idx: u32, inv: Inv) -> vec2<u32> {
     workgroupBarrier();
     return best;
 }
+
+// Exclusive prefix sum over the workgroup in local_invocation_index order: the
+// sum of `v` over the invocations with a smaller index (0 in invocation 0).
+// Assumes subgroups hold consecutive invocation indices in lane order (true of
+// 1-D workgroups on the drivers tested; the scan tests would catch a driver
+// where it is not). Call in uniform control flow.
+fn wg_exclusive_sum(v: T, inv: Inv) -> T {
+    let within = subgroupExclusiveAdd(v);
+    let total = subgroupAdd(v);
+    if (inv.sg_lane == 0u) {
+        wg_t[inv.sg_id] = total;
+    }
+    workgroupBarrier();
+    var before = T(0);
+    for (var i = 0u; i < inv.sg_id; i = i + 1u) {
+        before = before + wg_t[i];
+    }
+    workgroupBarrier();
+    return before + within;
+}

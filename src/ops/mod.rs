@@ -2,8 +2,14 @@
 //! (argument checks and the work estimate), `cpu.rs` the rayon twin (public, and
 //! usable on plain slices), `gpu.rs` the launch of the WGSL kernel of the same name.
 
+pub mod compact;
 pub mod elementwise;
+pub mod gather;
+pub mod histogram;
+pub mod matmul;
 pub mod reduce;
+pub mod scan;
+pub mod sort;
 
 use crate::dispatch::Work;
 use crate::element::Element;
@@ -21,6 +27,15 @@ static BUILTIN_KERNELS: &[&KernelSpec] = &[
     &elementwise::gpu::FILL,
     &reduce::gpu::REDUCE,
     &reduce::gpu::REDUCE_ORDER,
+    &scan::gpu::SCAN,
+    &compact::gpu::COMPACT,
+    &histogram::gpu::HISTOGRAM,
+    &gather::gpu::GATHER,
+    &gather::gpu::SCATTER,
+    &matmul::gpu::MATMUL,
+    &matmul::gpu::TRANSPOSE,
+    &sort::gpu::SORT_RADIX,
+    &sort::gpu::SORT_SCAN,
 ];
 
 /// The dispatcher's view of a call over `inputs`.
