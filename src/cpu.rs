@@ -1,9 +1,12 @@
 //! rayon plumbing only: when to go parallel and how to cut the work.
 //!
 //! Below [`PAR_MIN`] elements an op runs on the calling thread: a rayon
-//! fork-join costs microseconds, more than the work. Above it, work is cut into
-//! fixed [`CHUNK`]-element pieces, so results (float sums included) do not depend
-//! on the number of threads or on work stealing.
+//! fork-join costs microseconds, more than the work. Above it, reductions cut the
+//! work into fixed [`CHUNK`]-element pieces, so their results (float sums
+//! included) do not depend on the number of threads or on work stealing;
+//! element-wise work uses pieces sized for load balance.
+
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -48,17 +51,40 @@ pub fn map_chunks2<A: Sync, B: Sync, R: Send>(
         .collect()
 }
 
-/// Fills `out[i] = f(i-th elements)` piece by piece, in parallel when large.
+/// Fills `out` piece by piece, in parallel when large; `f` gets each piece's
+/// start index. Pieces are sized for load balance (about four per thread, between
+/// 4,096 and [`CHUNK`] elements), since element-wise results do not depend on them.
 pub fn for_each_chunk_mut<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
     if out.len() < PAR_MIN {
-        for (i, c) in out.chunks_mut(CHUNK).enumerate() {
-            f(i * CHUNK, c);
-        }
+        f(0, out);
         return;
     }
-    out.par_chunks_mut(CHUNK)
+    let piece = (out.len() / (4 * threads()))
+        .clamp(4096, CHUNK)
+        .next_multiple_of(64);
+    out.par_chunks_mut(piece)
         .enumerate()
-        .for_each(|(i, c)| f(i * CHUNK, c));
+        .for_each(|(i, c)| f(i * piece, c));
+}
+
+/// A new `Vec` of `n` elements, each written once by `write(start, piece)`:
+/// `piece` covers indices `start..start + piece.len()`, pieces as in
+/// [`for_each_chunk_mut`]. Skips the zeroing pass a `vec![0; n]` would cost.
+///
+/// `write` must initialise every element of its piece: it is only called with
+/// bodies that zip the piece with equal-length inputs. If `write` panics, the
+/// `Vec` is dropped with length 0 (nothing uninitialised is ever read).
+pub(crate) fn collect_pieces<T: Send + Copy>(
+    n: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], write);
+    // SAFETY: `for_each_chunk_mut` hands each index of 0..n to exactly one call of
+    // `write`, and every caller's `write` initialises every element of its piece;
+    // the capacity is at least n.
+    unsafe { out.set_len(n) };
+    out
 }
 
 /// The number of threads rayon will use.

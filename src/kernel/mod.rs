@@ -36,7 +36,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buffer::{Buffer, DeviceCopy};
-use crate::cpu::{for_each_chunk_mut, CHUNK, PAR_MIN};
+use crate::cpu::{CHUNK, PAR_MIN};
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -175,14 +175,15 @@ fn map_cpu<T: Element, const N: usize, const P: usize>(
     params: [T; P],
 ) -> Vec<T> {
     let n = ins[0].len();
-    let mut out = vec![T::zero(); n];
-    for_each_chunk_mut(&mut out, |start, o| {
+    crate::cpu::collect_pieces(n, |start, o| {
+        // A local copy: read through a reference, the parameters might alias the
+        // output as far as the compiler knows, which blocks vectorisation.
+        let local = params;
         let s: [&[T]; N] = std::array::from_fn(|j| &ins[j][start..start + o.len()]);
         for (i, o) in o.iter_mut().enumerate() {
-            *o = f(std::array::from_fn(|j| s[j][i]), params);
+            o.write(f(std::array::from_fn(|j| s[j][i]), local));
         }
-    });
-    out
+    })
 }
 
 /// The CPU side of `map_reduce`: 16 accumulators per chunk, chunks summed in order.

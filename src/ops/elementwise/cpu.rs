@@ -1,36 +1,41 @@
 //! CPU twins of `shaders/elementwise.wgsl` and `shaders/fill.wgsl`.
 //! Integer arithmetic wraps, as WGSL's does.
 
-use crate::cpu::for_each_chunk_mut;
+use crate::cpu::{collect_pieces, for_each_chunk_mut};
 use crate::element::Element;
 
 /// `out[i] = f(a[i], b[i])`, in parallel when large.
 ///
+/// Each piece works with a local copy of `f` (hence `Copy`): a scalar that `f`
+/// captured, read through a reference, might alias the output as far as the
+/// compiler knows, which blocks vectorisation (measured: 1.5-2x slower).
+///
 /// # Panics
 /// When `a` and `b` differ in length (`Context` ops check this and return an error instead).
-pub fn zip_map<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
+pub fn zip_map<T: Element, F: Fn(T, T) -> T + Sync + Send + Copy>(
+    a: &[T],
+    b: &[T],
+    f: F,
+) -> Vec<T> {
     assert_eq!(a.len(), b.len(), "zip_map needs equal lengths");
-    let mut out = vec![T::zero(); a.len()];
-    for_each_chunk_mut(&mut out, |start, o| {
-        let a = &a[start..start + o.len()];
-        let b = &b[start..start + o.len()];
+    collect_pieces(a.len(), |start, o| {
+        let local = f;
+        let (a, b) = (&a[start..start + o.len()], &b[start..start + o.len()]);
         for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-            *o = f(x, y);
+            o.write(local(x, y));
         }
-    });
-    out
+    })
 }
 
-/// `out[i] = f(x[i])`, in parallel when large.
-pub fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
-    for_each_chunk_mut(&mut out, |start, o| {
+/// `out[i] = f(x[i])`, in parallel when large (a local copy of `f` per piece, as in [`zip_map`]).
+pub fn map<T: Element, F: Fn(T) -> T + Sync + Send + Copy>(x: &[T], f: F) -> Vec<T> {
+    collect_pieces(x.len(), |start, o| {
+        let local = f;
         let x = &x[start..start + o.len()];
         for (o, &v) in o.iter_mut().zip(x) {
-            *o = f(v);
+            o.write(local(v));
         }
-    });
-    out
+    })
 }
 
 /// `a + b`, element-wise.
@@ -50,7 +55,7 @@ pub fn mul<T: Element>(a: &[T], b: &[T]) -> Vec<T> {
 
 /// `alpha * x`, element-wise.
 pub fn scale<T: Element>(x: &[T], alpha: T) -> Vec<T> {
-    map(x, |v| alpha.mul(v))
+    map(x, move |v| alpha.mul(v))
 }
 
 /// `alpha * x + y`, element-wise (a multiply then an add, not fused).
@@ -58,7 +63,7 @@ pub fn scale<T: Element>(x: &[T], alpha: T) -> Vec<T> {
 /// # Panics
 /// When `x` and `y` differ in length.
 pub fn axpy<T: Element>(alpha: T, x: &[T], y: &[T]) -> Vec<T> {
-    zip_map(x, y, |a, b| alpha.mul(a).add(b))
+    zip_map(x, y, move |a, b| alpha.mul(a).add(b))
 }
 
 /// Sets every element to `value`.
