@@ -1,29 +1,76 @@
 //! The `tandem` command line: `info` lists adapters and limits; `check` runs
-//! every op on each side against a sequential reference.
+//! every op on each side against a sequential reference; `bench` compares the
+//! sides and the peers and writes a report.
 
+mod bench;
+mod cases;
+mod chart;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::{Parser, Subcommand};
 use tandem::{Context, Policy};
 
-const USAGE: &str = "usage: tandem <command>
+/// tandem: data-parallel ops on the GPU (wgpu) or the CPU (rayon).
+///
+/// TANDEM_BACKEND=auto|cpu|gpu sets the policy; WGPU_BACKEND=vulkan|gl|metal|dx12
+/// restricts the adapters.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-commands:
-  info     the adapters found, the one chosen, its limits and features, the CPU threads
-  check    runs every op on the CPU and on the GPU and compares them with a sequential reference
-  help     this text
-
-TANDEM_BACKEND=auto|cpu|gpu sets the policy; WGPU_BACKEND=vulkan|gl|metal|dx12 restricts the adapters.";
+#[derive(Subcommand)]
+enum Command {
+    /// The adapters found, the one chosen, its limits and features, the CPU threads.
+    Info,
+    /// Runs ops on the CPU and on the GPU and compares them with a sequential reference.
+    Check,
+    /// Times every op at a range of sizes: CPU, GPU end to end, GPU with resident
+    /// data, Auto, and the best peer; prints a table and writes report.md,
+    /// report.json and an SVG chart per op.
+    Bench {
+        /// Ops to run, comma-separated (default: all): sum, argmax, axpy, inclusive_scan, sort, histogram, matmul.
+        #[arg(long, value_delimiter = ',')]
+        ops: Vec<String>,
+        /// Sizes as powers of two, comma-separated (matmul: elements of one square matrix, capped at 2^20).
+        #[arg(long, value_delimiter = ',', default_values_t = [10u32, 14, 18, 22])]
+        sizes: Vec<u32>,
+        /// The least time spent on each measured point, in milliseconds.
+        #[arg(long, default_value_t = 150)]
+        min_time_ms: u64,
+        /// Where the report goes.
+        #[arg(long, default_value = "target/tandem-report")]
+        out: PathBuf,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None | Some("info") => info(),
-        Some("check") => check(),
-        Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
-            Ok(())
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Info) {
+        Command::Info => info(),
+        Command::Check => check(),
+        Command::Bench {
+            ops,
+            sizes,
+            min_time_ms,
+            out,
+        } => {
+            if sizes.iter().any(|&s| s > 30) {
+                Err("sizes are powers of two up to 30".to_string())
+            } else {
+                bench::run(&bench::Options {
+                    ops,
+                    sizes,
+                    min_time: Duration::from_millis(min_time_ms),
+                    out,
+                })
+            }
         }
-        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

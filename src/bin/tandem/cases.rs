@@ -1,0 +1,262 @@
+//! The ops `tandem bench` measures: for each, how to make its data, run it from
+//! host data to a host result, run it on resident inputs, and run the peer a
+//! user would otherwise reach for.
+
+use rayon::prelude::*;
+use tandem::{Buffer, Context, Result};
+
+/// Host data of one case at one size.
+pub enum Data {
+    /// Two f32 vectors.
+    F32(Vec<f32>, Vec<f32>),
+    /// One u32 vector.
+    U32(Vec<u32>),
+    /// Two square f32 matrices of side `usize`.
+    Mat(usize, Vec<f32>, Vec<f32>),
+}
+
+/// The same data as tandem buffers, already where the context wants them.
+pub enum Resident {
+    /// Two f32 buffers.
+    F32(Buffer<f32>, Buffer<f32>),
+    /// One u32 buffer.
+    U32(Buffer<u32>),
+    /// Two square matrices.
+    Mat(usize, Buffer<f32>, Buffer<f32>),
+}
+
+/// One benchmarked op.
+pub struct Case {
+    /// The op's name (what `--ops` matches).
+    pub op: &'static str,
+    /// The peer's name.
+    pub peer: &'static str,
+    /// Elements per size step (matmul: the matrix side is the square root).
+    pub square: bool,
+    make: fn(usize) -> Data,
+    run: fn(&Context, &Resident, bool) -> Result<()>,
+    peer_fn: fn(&Data),
+}
+
+fn f32_data(n: usize) -> Data {
+    let a = (0..n)
+        .map(|i| ((i.wrapping_mul(7919)) % 1000) as f32 * 0.001)
+        .collect();
+    let b = (0..n)
+        .map(|i| ((i.wrapping_mul(104_729)) % 997) as f32 * 0.002)
+        .collect();
+    Data::F32(a, b)
+}
+
+fn u32_data(n: usize) -> Data {
+    let mut s = 0x9E37_79B9u32;
+    Data::U32(
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                s
+            })
+            .collect(),
+    )
+}
+
+fn mat_data(n: usize) -> Data {
+    let side = (n as f64).sqrt() as usize;
+    let Data::F32(a, b) = f32_data(side * side) else {
+        unreachable!()
+    };
+    Data::Mat(side, a, b)
+}
+
+/// Uploads `data` through `ctx` (a host copy; GPU contexts upload on first use).
+pub fn upload(ctx: &Context, data: &Data) -> Result<Resident> {
+    Ok(match data {
+        Data::F32(a, b) => Resident::F32(ctx.upload(a)?, ctx.upload(b)?),
+        Data::U32(a) => Resident::U32(ctx.upload(a)?),
+        Data::Mat(s, a, b) => Resident::Mat(*s, ctx.upload(a)?, ctx.upload(b)?),
+    })
+}
+
+/// Moves the buffers to the GPU now, when `ctx` has one.
+pub fn prefetch(ctx: &Context, r: &Resident) -> Result<()> {
+    match r {
+        Resident::F32(a, b) | Resident::Mat(_, a, b) => {
+            ctx.prefetch(a)?;
+            ctx.prefetch(b)
+        }
+        Resident::U32(a) => ctx.prefetch(a),
+    }
+}
+
+fn pair(r: &Resident) -> (&Buffer<f32>, &Buffer<f32>) {
+    match r {
+        Resident::F32(a, b) | Resident::Mat(_, a, b) => (a, b),
+        Resident::U32(_) => panic!("case data mismatch: a u32 case got f32 buffers"),
+    }
+}
+
+fn one_u32(r: &Resident) -> &Buffer<u32> {
+    match r {
+        Resident::U32(a) => a,
+        _ => panic!("case data mismatch: an f32 case got u32 buffers"),
+    }
+}
+
+fn f32s(d: &Data) -> (&[f32], &[f32]) {
+    match d {
+        Data::F32(a, b) | Data::Mat(_, a, b) => (a, b),
+        Data::U32(_) => panic!("case data mismatch"),
+    }
+}
+
+fn u32s(d: &Data) -> &[u32] {
+    match d {
+        Data::U32(a) => a,
+        _ => panic!("case data mismatch"),
+    }
+}
+
+/// Every case, in report order.
+pub fn all() -> Vec<Case> {
+    vec![
+        Case {
+            op: "sum",
+            peer: "rayon par_iter().sum()",
+            square: false,
+            make: f32_data,
+            run: |c, r, _| c.sum(pair(r).0).map(drop),
+            peer_fn: |d| {
+                std::hint::black_box(f32s(d).0.par_iter().sum::<f32>());
+            },
+        },
+        Case {
+            op: "argmax",
+            peer: "rayon max_by",
+            square: false,
+            make: f32_data,
+            run: |c, r, _| c.argmax(pair(r).0).map(drop),
+            peer_fn: |d| {
+                std::hint::black_box(
+                    f32s(d)
+                        .0
+                        .par_iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1)),
+                );
+            },
+        },
+        Case {
+            op: "axpy",
+            peer: "rayon zip",
+            square: false,
+            make: f32_data,
+            run: |c, r, back| {
+                let (a, b) = pair(r);
+                finish(c.axpy(2.0, a, b)?, back)
+            },
+            peer_fn: |d| {
+                let (a, b) = f32s(d);
+                let v: Vec<f32> = a.par_iter().zip(b).map(|(x, y)| 2.0 * x + y).collect();
+                std::hint::black_box(v);
+            },
+        },
+        Case {
+            op: "inclusive_scan",
+            peer: "sequential scan",
+            square: false,
+            make: u32_data,
+            run: |c, r, back| finish(c.inclusive_scan(one_u32(r))?, back),
+            peer_fn: |d| {
+                let v: Vec<u32> = u32s(d)
+                    .iter()
+                    .scan(0u32, |s, &x| {
+                        *s = s.wrapping_add(x);
+                        Some(*s)
+                    })
+                    .collect();
+                std::hint::black_box(v);
+            },
+        },
+        Case {
+            op: "sort",
+            peer: "rayon par_sort_unstable",
+            square: false,
+            make: u32_data,
+            run: |c, r, back| finish(c.sort(one_u32(r))?, back),
+            peer_fn: |d| {
+                let mut v = u32s(d).to_vec();
+                v.par_sort_unstable();
+                std::hint::black_box(v);
+            },
+        },
+        Case {
+            op: "histogram",
+            peer: "sequential loop",
+            square: false,
+            make: f32_data,
+            run: |c, r, back| finish(c.histogram(pair(r).0, 256, 0.0, 1.0)?, back),
+            peer_fn: |d| {
+                let mut h = [0u32; 256];
+                for &x in f32s(d).0 {
+                    if (0.0..1.0).contains(&x) {
+                        h[((x * 256.0) as usize).min(255)] += 1;
+                    }
+                }
+                std::hint::black_box(h);
+            },
+        },
+        Case {
+            op: "matmul",
+            peer: "faer (rayon)",
+            square: true,
+            make: mat_data,
+            run: |c, r, back| match r {
+                Resident::Mat(s, a, b) => finish(c.matmul(a, b, *s, *s, *s)?, back),
+                _ => panic!("case data mismatch"),
+            },
+            peer_fn: |d| {
+                if let Data::Mat(s, a, b) = d {
+                    let mut c = vec![0.0f32; s * s];
+                    faer::linalg::matmul::matmul(
+                        faer::MatMut::from_row_major_slice_mut(&mut c, *s, *s),
+                        faer::Accum::Replace,
+                        faer::MatRef::from_row_major_slice(a, *s, *s),
+                        faer::MatRef::from_row_major_slice(b, *s, *s),
+                        1.0f32,
+                        faer::Par::rayon(0),
+                    );
+                    std::hint::black_box(c);
+                }
+            },
+        },
+    ]
+}
+
+/// Ends a run: the result in host memory (`back`), or left where it is.
+fn finish<T: tandem::Element>(out: Buffer<T>, back: bool) -> Result<()> {
+    if back {
+        std::hint::black_box(out.into_vec()?);
+    }
+    Ok(())
+}
+
+impl Case {
+    /// The data of this case for `n` elements.
+    pub fn make(&self, n: usize) -> Data {
+        (self.make)(n)
+    }
+    /// Runs the op and brings its result to host memory.
+    pub fn run(&self, ctx: &Context, r: &Resident) -> Result<()> {
+        (self.run)(ctx, r, true)
+    }
+    /// Runs the op and leaves a buffer result where it was produced.
+    pub fn run_resident(&self, ctx: &Context, r: &Resident) -> Result<()> {
+        (self.run)(ctx, r, false)
+    }
+    /// Runs the peer.
+    pub fn peer(&self, d: &Data) {
+        (self.peer_fn)(d)
+    }
+}
