@@ -331,3 +331,12 @@ fn a_wgsl_kernel_buffer_past_the_binding_limit_runs_the_twin_under_auto() {
     .unwrap();
     assert_eq!(y.to_vec().unwrap(), vec![3.0; n]);
 }
+
+#[test]
+fn integer_literals_take_the_kernel_type() {
+    let ctx = ctx();
+    let k = map_kernel!(u32, |s| select(0, 1, s >= 500) + min(s, 7)).unwrap();
+    check_map(&ctx, &k, [], Tolerance::EXACT).unwrap();
+    let k = map_kernel!(i32, |s; t| select(-1, 1, s >= t) * abs(s)).unwrap();
+    check_map(&ctx, &k, [3], Tolerance::EXACT).unwrap();
+}

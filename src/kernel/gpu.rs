@@ -41,6 +41,11 @@ pub(crate) fn kernel_source(expr: &str, inputs: &[&str], params: &[&str]) -> Str
         "@group(0) @binding({}) var<storage, read_write> out_: array<T>;\n",
         2 + inputs.len()
     ));
+    // `select` over T: its typed parameters convert integer literals to T
+    // (`select(0, 1, c)` in a u32 kernel), where the builtin would make them i32.
+    // Expression kernels are scalar, so nothing is lost.
+    s.push_str("fn select_t_(f: T, t: T, c: bool) -> T {\n    if (c) {\n        return t;\n    }\n    return f;\n}\n");
+    let expr = rename_select(expr);
     let args: Vec<String> = inputs
         .iter()
         .chain(params)
@@ -85,6 +90,31 @@ fn map_sum_main(inv: Inv) {{
 "
     ));
     s
+}
+
+/// The expression with each call of `select` renamed to `select_t_`.
+fn rename_select(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len() + 16);
+    let mut rest = expr;
+    while let Some(at) = rest.find("select") {
+        let (before, after) = rest.split_at(at);
+        let starts_word = !before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let tail = &after["select".len()..];
+        let is_call = tail.trim_start().starts_with('(')
+            && !tail.starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        out.push_str(before);
+        out.push_str(if starts_word && is_call {
+            "select_t_"
+        } else {
+            "select"
+        });
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 fn bindings(n_inputs: usize) -> Vec<Binding> {
