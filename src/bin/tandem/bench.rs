@@ -3,7 +3,7 @@
 //! table, `report.md`, `report.json` and an SVG chart per op.
 //!
 //! Timing: each point runs until it has taken `--min-time` (at least 3 runs and
-//! at most 50) and keeps the median. "cpu", "gpu" and "auto" start from buffers
+//! at most 500) and keeps the median. "cpu", "gpu" and "auto" start from buffers
 //! holding host data (made outside the timed region; the GPU pays its upload inside
 //! it) and end with the result in host memory; "gpu resident" starts from inputs
 //! already on the GPU and leaves a buffer result there. Peers start from slices and
@@ -54,7 +54,7 @@ fn median_time<S>(
 ) -> tandem::Result<Duration> {
     let mut times = Vec::new();
     let start = Instant::now();
-    while times.len() < 3 || (start.elapsed() < min_time && times.len() < 50) {
+    while times.len() < 3 || (start.elapsed() < min_time && times.len() < 500) {
         let input = setup()?;
         let t = Instant::now();
         run(&input)?;
@@ -129,8 +129,8 @@ pub fn run(opts: &Options) -> Result<(), String> {
             // Fresh host-resident buffers for each run, made outside the timed region:
             // the GPU columns then pay the real upload, the CPU column nothing extra.
             let fresh = |c: &Context| cases::upload(c, &data);
-            let t_cpu =
-                median_time(opts.min_time, || fresh(&cpu), |r| case.run(&cpu, r)).map_err(e)?;
+            let half = opts.min_time / 2;
+            let t_cpu = median_time(half, || fresh(&cpu), |r| case.run(&cpu, r)).map_err(e)?;
             let (t_gpu, t_res) = match &gpu {
                 Some(g) => {
                     let t =
@@ -148,17 +148,24 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 None => (None, None),
             };
             auto.clear_runs();
-            let t_auto =
-                median_time(opts.min_time, || fresh(&auto), |r| case.run(&auto, r)).map_err(e)?;
+            // CPU and Auto alternate, each keeping its lower median, so that drift in
+            // the machine's speed does not show up as a dispatcher error.
+            let mut t_auto =
+                median_time(half, || fresh(&auto), |r| case.run(&auto, r)).map_err(e)?;
+            let t_cpu =
+                t_cpu.min(median_time(half, || fresh(&cpu), |r| case.run(&cpu, r)).map_err(e)?);
+            t_auto =
+                t_auto.min(median_time(half, || fresh(&auto), |r| case.run(&auto, r)).map_err(e)?);
             let auto_side = auto
                 .runs()
                 .first()
                 .map_or("?".into(), |r| format!("{:?}", r.side).to_lowercase());
+            // The peer gets fresh inputs too, so that both pay the same allocator costs.
             let t_peer = median_time(
                 opts.min_time,
-                || Ok(()),
-                |_| {
-                    case.peer(&data);
+                || Ok(data.clone()),
+                |d| {
+                    case.peer(d);
                     Ok(())
                 },
             )

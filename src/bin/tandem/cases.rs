@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use tandem::{Buffer, Context, Result};
 
 /// Host data of one case at one size.
+#[derive(Clone)]
 pub enum Data {
     /// Two f32 vectors.
     F32(Vec<f32>, Vec<f32>),
