@@ -142,7 +142,13 @@ fn params_buffer<T: Element>(
         params.to_vec()
     };
     let buf = gpu.create_storage(op, std::mem::size_of_val(padded.as_slice()) as u64)?;
-    gpu.write(op, &buf, &padded)?;
+    // A few bytes: staged by the queue and applied at the next submit, with no
+    // round trip of its own (a mapped staging buffer would wait for the GPU).
+    gpu.scoped(op, || {
+        gpu.queue
+            .write_buffer(&buf, 0, bytemuck::cast_slice(&padded));
+        Ok(())
+    })?;
     Ok(buf)
 }
 

@@ -34,9 +34,10 @@ fn scan_chunk<T: Element>(x: &[T], out: &mut [T], mut acc: T, exclusive: bool) -
 /// Elements per chunk: the unit of both passes (64 KiB of u32, so that a
 /// thread's chunks stay in its L2 cache between the passes).
 pub const SCAN_CHUNK: usize = 1 << 14;
-/// Chunks per thread in one block: both passes run over a block before the next
-/// starts, so pass two reads what pass one left in cache instead of memory.
-const CHUNKS_PER_THREAD: usize = 4;
+/// Chunks per thread in one block (1 MiB of u32 per thread: within L2, and few
+/// enough blocks that rayon's fork-joins stay cheap): both passes run over a
+/// block before the next starts, so pass two reads what pass one left in cache.
+const CHUNKS_PER_THREAD: usize = 16;
 
 /// Writes the scan of `x` into `out` (equal lengths).
 ///
