@@ -12,12 +12,12 @@
 //! Run: `cargo run --release --example heat [N]`
 
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use tandem::gpu::shader::Binding;
 use tandem::kernel::{Arg, WgslKernel};
-use tandem::{Context, Side};
+use tandem::Context;
 
 /// Grid side of the default run: a few seconds on two cores.
 const DEFAULT_N: usize = 512;
@@ -107,28 +107,6 @@ fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
 }
 
-/// The context's run records, grouped by op and side.
-fn side_report(ctx: &Context) -> String {
-    let mut rows: Vec<(&str, Side, usize, Duration, &str, bool)> = Vec::new();
-    for r in ctx.runs() {
-        let fell_back = r.fallback.is_some();
-        match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
-            Some(x) => {
-                x.2 += 1;
-                x.3 += r.elapsed;
-                x.5 |= fell_back;
-            }
-            None => rows.push((r.op, r.side, 1, r.elapsed, r.reason, fell_back)),
-        }
-    }
-    rows.iter()
-        .map(|(op, side, calls, t, reason, fb)| {
-            let fb = if *fb { " (after a GPU failure)" } else { "" };
-            format!("\n  {op:<11} x{calls:<4} on {side:?}, {t:>9.2?} in all: {reason}{fb}")
-        })
-        .collect()
-}
-
 /// Diffuses heat on an `n` x `n` grid for `2 n` steps on the context's chosen
 /// side and checks the result against a sequential run.
 ///
@@ -204,7 +182,7 @@ pub fn run_on(ctx: &Context, n: usize) -> Result<String, Box<dyn Error>> {
         "heat: {n} x {n} grid, {steps} steps in {elapsed:.2?} \
          (sequential reference: {ref_elapsed:.2?})\n  \
          max |u - u_ref| = {max_diff:.2e}, centre {centre:.4}, total heat {heat0:.1} -> {heat1:.1}{}",
-        side_report(ctx)
+        ctx.run_summary()
     ))
 }
 

@@ -16,12 +16,12 @@
 //! Run: `cargo run --release --example kmeans [points]`
 
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use tandem::gpu::shader::Binding;
 use tandem::kernel::{Arg, WgslKernel};
-use tandem::{map_kernel, Context, Side};
+use tandem::{map_kernel, Context};
 
 /// Points in the default run.
 const DEFAULT_POINTS: usize = 1 << 20;
@@ -164,28 +164,6 @@ fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
 }
 
-/// The context's run records, grouped by op and side.
-fn side_report(ctx: &Context) -> String {
-    let mut rows: Vec<(&str, Side, usize, Duration, &str, bool)> = Vec::new();
-    for r in ctx.runs() {
-        let fell_back = r.fallback.is_some();
-        match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
-            Some(x) => {
-                x.2 += 1;
-                x.3 += r.elapsed;
-                x.5 |= fell_back;
-            }
-            None => rows.push((r.op, r.side, 1, r.elapsed, r.reason, fell_back)),
-        }
-    }
-    rows.iter()
-        .map(|(op, side, calls, t, reason, fb)| {
-            let fb = if *fb { " (after a GPU failure)" } else { "" };
-            format!("\n  {op:<11} x{calls:<4} on {side:?}, {t:>9.2?} in all: {reason}{fb}")
-        })
-        .collect()
-}
-
 /// Clusters `points` points from `K` blobs on the context's chosen side and
 /// checks the centroids and labels.
 ///
@@ -321,7 +299,7 @@ pub fn run_on(ctx: &Context, points: usize) -> Result<String, Box<dyn Error>> {
          (sequential label check: {ref_elapsed:.2?})\n  \
          centroids {}; farthest from its blob centre: {worst:.4}{}",
         found.join(" "),
-        side_report(ctx)
+        ctx.run_summary()
     ))
 }
 

@@ -15,10 +15,10 @@
 //! Run: `cargo run --release --example log_analytics [requests]`
 
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tandem::ops::compact::Compare;
-use tandem::{map_kernel, Context, Side};
+use tandem::{map_kernel, Context};
 
 /// Requests in the default run.
 const DEFAULT_REQUESTS: usize = 1 << 22;
@@ -82,28 +82,6 @@ fn synthetic_log(n: usize) -> Log {
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
-}
-
-/// The context's run records, grouped by op and side.
-fn side_report(ctx: &Context) -> String {
-    let mut rows: Vec<(&str, Side, usize, Duration, &str, bool)> = Vec::new();
-    for r in ctx.runs() {
-        let fell_back = r.fallback.is_some();
-        match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
-            Some(x) => {
-                x.2 += 1;
-                x.3 += r.elapsed;
-                x.5 |= fell_back;
-            }
-            None => rows.push((r.op, r.side, 1, r.elapsed, r.reason, fell_back)),
-        }
-    }
-    rows.iter()
-        .map(|(op, side, calls, t, reason, fb)| {
-            let fb = if *fb { " (after a GPU failure)" } else { "" };
-            format!("\n  {op:<11} x{calls:<4} on {side:?}, {t:>9.2?} in all: {reason}{fb}")
-        })
-        .collect()
 }
 
 fn mismatch(what: &str, got: impl std::fmt::Debug, want: impl std::fmt::Debug) -> Box<dyn Error> {
@@ -250,7 +228,7 @@ pub fn run_on(ctx: &Context, requests: usize) -> Result<String, Box<dyn Error>> 
         100.0 * errors as f64 / n as f64,
         per_endpoint[worst],
         top3.join(", "),
-        side_report(ctx)
+        ctx.run_summary()
     ))
 }
 

@@ -17,12 +17,12 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use tandem::gpu::shader::Binding;
 use tandem::kernel::{Arg, WgslKernel};
-use tandem::{Context, Side};
+use tandem::Context;
 
 /// Image width of the default run.
 const DEFAULT_WIDTH: usize = 1200;
@@ -131,28 +131,6 @@ fn write_png(path: &Path, w: usize, h: usize, counts: &[u32]) -> Result<(), Box<
     Ok(())
 }
 
-/// The context's run records, grouped by op and side.
-fn side_report(ctx: &Context) -> String {
-    let mut rows: Vec<(&str, Side, usize, Duration, &str, bool)> = Vec::new();
-    for r in ctx.runs() {
-        let fell_back = r.fallback.is_some();
-        match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
-            Some(x) => {
-                x.2 += 1;
-                x.3 += r.elapsed;
-                x.5 |= fell_back;
-            }
-            None => rows.push((r.op, r.side, 1, r.elapsed, r.reason, fell_back)),
-        }
-    }
-    rows.iter()
-        .map(|(op, side, calls, t, reason, fb)| {
-            let fb = if *fb { " (after a GPU failure)" } else { "" };
-            format!("\n  {op:<11} x{calls:<4} on {side:?}, {t:>9.2?} in all: {reason}{fb}")
-        })
-        .collect()
-}
-
 /// Renders a `width` x `2 width / 3` image on the context's chosen side,
 /// checks it against a sequential run, and writes it to `png` when given.
 ///
@@ -227,7 +205,7 @@ pub fn run_on(ctx: &Context, width: usize, png: Option<&Path>) -> Result<String,
         "mandelbrot: {w} x {h} pixels, up to {MAX_ITER} iterations, in {elapsed:.2?} \
          (sequential reference: {ref_elapsed:.2?}){written}\n  \
          {differing} pixels differ from the reference; area estimate {area:.4} (1.5066 in the limit){}",
-        side_report(ctx)
+        ctx.run_summary()
     ))
 }
 

@@ -16,13 +16,13 @@
 //! Run: `cargo run --release --example monte_carlo_pi [points]`
 
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use tandem::gpu::shader::Binding;
 use tandem::kernel::{Arg, WgslKernel};
 use tandem::ops::compact::Compare;
-use tandem::{map_kernel, Context, Side};
+use tandem::{map_kernel, Context};
 
 /// Points in the default run.
 const DEFAULT_POINTS: usize = 1 << 24;
@@ -101,28 +101,6 @@ fn points_cpu(args: &mut tandem::kernel::CpuArgs) -> tandem::Result<()> {
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
-}
-
-/// The context's run records, grouped by op and side.
-fn side_report(ctx: &Context) -> String {
-    let mut rows: Vec<(&str, Side, usize, Duration, &str, bool)> = Vec::new();
-    for r in ctx.runs() {
-        let fell_back = r.fallback.is_some();
-        match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
-            Some(x) => {
-                x.2 += 1;
-                x.3 += r.elapsed;
-                x.5 |= fell_back;
-            }
-            None => rows.push((r.op, r.side, 1, r.elapsed, r.reason, fell_back)),
-        }
-    }
-    rows.iter()
-        .map(|(op, side, calls, t, reason, fb)| {
-            let fb = if *fb { " (after a GPU failure)" } else { "" };
-            format!("\n  {op:<11} x{calls:<4} on {side:?}, {t:>9.2?} in all: {reason}{fb}")
-        })
-        .collect()
 }
 
 /// Estimates pi from `points` points on the context's chosen side and checks
@@ -205,7 +183,7 @@ pub fn run_on(ctx: &Context, points: usize) -> Result<String, Box<dyn Error>> {
          pi ~ {pi:.6} (error {err:.2e}, {:.2} standard errors), {inside} inside \
          (reference {want}), mean x^2 + y^2 = {mean_r2:.5}{}",
         err / sigma,
-        side_report(ctx)
+        ctx.run_summary()
     ))
 }
 

@@ -16,12 +16,12 @@
 //! Run: `cargo run --release --example nbody [bodies]`
 
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use tandem::gpu::shader::Binding;
 use tandem::kernel::{Arg, WgslKernel};
-use tandem::{Context, Side};
+use tandem::Context;
 
 /// Bodies in the default run: a few seconds on two cores.
 const DEFAULT_BODIES: usize = 4096;
@@ -222,28 +222,6 @@ fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
 }
 
-/// The context's run records, grouped by op and side.
-fn side_report(ctx: &Context) -> String {
-    let mut rows: Vec<(&str, Side, usize, Duration, &str, bool)> = Vec::new();
-    for r in ctx.runs() {
-        let fell_back = r.fallback.is_some();
-        match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
-            Some(x) => {
-                x.2 += 1;
-                x.3 += r.elapsed;
-                x.5 |= fell_back;
-            }
-            None => rows.push((r.op, r.side, 1, r.elapsed, r.reason, fell_back)),
-        }
-    }
-    rows.iter()
-        .map(|(op, side, calls, t, reason, fb)| {
-            let fb = if *fb { " (after a GPU failure)" } else { "" };
-            format!("\n  {op:<11} x{calls:<4} on {side:?}, {t:>9.2?} in all: {reason}{fb}")
-        })
-        .collect()
-}
-
 /// Simulates `bodies` bodies for a few steps on the context's chosen side and
 /// checks the result against a sequential f64 run and the energy's drift.
 ///
@@ -329,7 +307,7 @@ pub fn run_on(ctx: &Context, bodies: usize) -> Result<String, Box<dyn Error>> {
          (sequential f64 reference: {ref_elapsed:.2?})\n  \
          max |x - x_ref| = {dx:.2e}, max |v - v_ref| = {dv:.2e}, energy {e0:.6} -> {e1:.6} \
          (relative drift {drift:.2e}){}",
-        side_report(ctx)
+        ctx.run_summary()
     ))
 }
 

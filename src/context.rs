@@ -241,6 +241,37 @@ impl Context {
         self.shared.log.all()
     }
 
+    /// The run records grouped by op and side, one line each: calls, total time,
+    /// the dispatcher's reason, and whether the GPU failed and the CPU took over.
+    /// For reports such as the examples print.
+    pub fn run_summary(&self) -> String {
+        let mut rows: Vec<(
+            &'static str,
+            crate::Side,
+            usize,
+            Duration,
+            &'static str,
+            bool,
+        )> = Vec::new();
+        for r in self.shared.log.all() {
+            let fell_back = r.fallback.is_some();
+            match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
+                Some(x) => {
+                    x.2 += 1;
+                    x.3 += r.elapsed;
+                    x.5 |= fell_back;
+                }
+                None => rows.push((r.op, r.side, 1, r.elapsed, r.reason, fell_back)),
+            }
+        }
+        rows.iter()
+            .map(|(op, side, calls, t, reason, fb)| {
+                let fb = if *fb { " (after a GPU failure)" } else { "" };
+                format!("\n  {op:<11} x{calls:<4} on {side:?}, {t:>9.2?} in all: {reason}{fb}")
+            })
+            .collect()
+    }
+
     /// Forgets the run records.
     pub fn clear_runs(&self) {
         self.shared.log.clear()

@@ -2,9 +2,9 @@
 //!
 //! - `sum` and `dot` of an empty buffer are 0. Integers wrap, so integer results
 //!   are identical on both sides. Float results differ by association order only:
-//!   each side sums in a fixed tree (the CPU in 16 lanes per 65,536-element chunk,
+//!   each side sums in a fixed tree (the CPU in 32 lanes per 65,536-element chunk,
 //!   the GPU in 256 threads x 8 elements per workgroup), so the difference from
-//!   the exact sum is bounded by about `n_seq * eps * sum(|x|)` with `n_seq` near 4,096
+//!   the exact sum is bounded by about `n_seq * eps * sum(|x|)` with `n_seq` near 2,048
 //!   on the CPU and 8 + log2(n) on the GPU. Sums of small integers held in floats
 //!   are exact on both sides.
 //! - `min`, `max`, `argmin`, `argmax` are identical on both sides: NaN is ignored
