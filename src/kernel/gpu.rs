@@ -28,7 +28,12 @@ const ITEMS: u64 = 8;
 /// The kernel text for `expr` over `inputs` and `params` (without the prelude).
 pub(crate) fn kernel_source(expr: &str, inputs: &[&str], params: &[&str]) -> String {
     let mut s = String::new();
-    s.push_str("struct Meta_ { n: u32, groups: u32, out_offset: u32, pad: u32 }\n");
+    // Parameters live in the uniform block (constant for every invocation, no
+    // bounds checks); `params_` stays bound for the layout but is not read.
+    s.push_str(&format!(
+        "struct Meta_ {{ n: u32, groups: u32, out_offset: u32, pad: u32, p: array<vec4<T>, {}> }}\n",
+        param_vecs(params.len())
+    ));
     s.push_str("@group(0) @binding(0) var<uniform> meta_: Meta_;\n");
     s.push_str("@group(0) @binding(1) var<storage, read> params_: array<T>;\n");
     for j in 0..inputs.len() {
@@ -56,7 +61,7 @@ pub(crate) fn kernel_source(expr: &str, inputs: &[&str], params: &[&str]) -> Str
         args.join(", ")
     ));
     let mut call: Vec<String> = (0..inputs.len()).map(|j| format!("in{j}_[i]")).collect();
-    call.extend((0..params.len()).map(|p| format!("params_[{p}]")));
+    call.extend((0..params.len()).map(|p| format!("meta_.p[{}][{}]", p / 4, p % 4)));
     let call = call.join(", ");
     s.push_str(&format!(
         "@compute @workgroup_size(WG)
@@ -124,11 +129,23 @@ fn bindings(n_inputs: usize) -> Vec<Binding> {
     b
 }
 
-fn meta(n: u64, groups: u64, out_offset: u64) -> Vec<u8> {
-    [n as u32, groups as u32, out_offset as u32, 0]
+/// vec4s that hold `p` parameters (at least one: WGSL has no empty arrays).
+fn param_vecs(p: usize) -> usize {
+    p.div_ceil(4).max(1)
+}
+
+/// The uniform block: n, groups, out_offset, padding, then the parameters as
+/// vec4s of T, at T's vec4 alignment (16 bytes, or 32 for f64).
+fn meta<T: Element>(n: u64, groups: u64, out_offset: u64, params: &[T]) -> Vec<u8> {
+    let size = std::mem::size_of::<T>();
+    let mut b: Vec<u8> = [n as u32, groups as u32, out_offset as u32, 0]
         .iter()
         .flat_map(|v| v.to_le_bytes())
-        .collect()
+        .collect();
+    b.resize(4 * size, 0);
+    b.extend_from_slice(bytemuck::cast_slice(params));
+    b.resize(4 * size + param_vecs(params.len()) * 4 * size, 0);
+    b
 }
 
 fn params_buffer<T: Element>(
@@ -174,8 +191,8 @@ pub(crate) fn map<T: Element>(
         &layout,
         n,
         size,
-        16,
-        |len| meta(len as u64, 0, 0),
+        meta(0, 0, 0, params).len() as u64,
+        |len| meta(len as u64, 0, 0, params),
         |off, bytes| {
             let mut storage = vec![(&pbuf, 0, pbuf.size())];
             storage.extend(inputs.iter().map(|b| (b, off, bytes)));
@@ -214,7 +231,7 @@ pub(crate) fn map_sum<T: Element>(
         .iter()
         .zip(&groups)
         .map(|(&(_, len), &g)| {
-            let b = meta(len as u64, g, offset);
+            let b = meta(len as u64, g, offset, params);
             offset += g;
             b
         })
@@ -227,7 +244,11 @@ pub(crate) fn map_sum<T: Element>(
             let mut storage = vec![(&pbuf, 0, pbuf.size())];
             storage.extend(inputs.iter().map(|b| (b, off, bytes)));
             storage.push((&partials, 0, partials.size()));
-            let bg = gpu.bind_group(&layout, (&uniforms, w as u64 * stride, 16), &storage);
+            let bg = gpu.bind_group(
+                &layout,
+                (&uniforms, w as u64 * stride, blocks[w].len() as u64),
+                &storage,
+            );
             gpu.dispatch(&mut enc, &pipeline, &bg, g)?;
         }
         Ok(enc)
