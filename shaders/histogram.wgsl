@@ -105,6 +105,9 @@ fn hist_small(inv: Inv) {
     }
 }
 
+// The same as hist_small over the 16 KiB array: WGSL gives arrays of different
+// sizes different pointer types, so one function cannot take either, and the
+// small variant exists so that few bins keep workgroup memory (and occupancy) low.
 @compute @workgroup_size(WG)
 fn hist_shared(inv: Inv) {
     let g = group_index(inv);

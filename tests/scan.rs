@@ -6,7 +6,6 @@
 mod common;
 
 use common::{data, patterns, side_runs, sides, sizes, Pattern, TestElement};
-use std::sync::{Mutex, MutexGuard};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,14 +14,6 @@ use tandem::{Context, ErrorKind, Policy};
 
 /// Elements per GPU scan tile.
 const TILE: usize = 2048;
-
-/// Runs this file's tests one at a time: on the GL backend, wgpu panics when a
-/// thread waits more than 6 s for the GL context, which long submissions from
-/// parallel tests on a software driver can cause.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The plain sequential scan, from the additive identity.
 fn ref_scan<T: TestElement>(x: &[T], exclusive: bool) -> Vec<T> {
@@ -148,31 +139,31 @@ fn scans<T: TestElement>() {
 
 #[test]
 fn scans_u32() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     scans::<u32>();
 }
 
 #[test]
 fn scans_i32() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     scans::<i32>();
 }
 
 #[test]
 fn scans_f32() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     scans::<f32>();
 }
 
 #[test]
 fn scans_f64() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     scans::<f64>();
 }
 
 #[test]
 fn integer_scans_wrap_identically() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     for (side, ctx) in sides() {
         let x = ctx.upload(&[u32::MAX; 5000]).unwrap();
         let want: Vec<u32> = (1..=5000u32).map(|k| u32::MAX.wrapping_mul(k)).collect();
@@ -192,7 +183,7 @@ fn integer_scans_wrap_identically() {
 
 #[test]
 fn float_scans_propagate_nan_and_infinity() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     for (side, ctx) in sides() {
         let x = ctx
             .upload(&[1.0f32, f32::INFINITY, 2.0, f32::NEG_INFINITY, 3.0])
@@ -209,7 +200,7 @@ fn float_scans_propagate_nan_and_infinity() {
 
 #[test]
 fn empty_scans_are_empty() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     for (side, ctx) in sides() {
         let x = ctx.upload::<f32>(&[]).unwrap();
         assert!(ctx.inclusive_scan(&x).unwrap().is_empty(), "{side}");
@@ -337,31 +328,31 @@ fn compaction<T: TestElement>() {
 
 #[test]
 fn compaction_u32() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     compaction::<u32>();
 }
 
 #[test]
 fn compaction_i32() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     compaction::<i32>();
 }
 
 #[test]
 fn compaction_f32() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     compaction::<f32>();
 }
 
 #[test]
 fn compaction_f64() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     compaction::<f64>();
 }
 
 #[test]
 fn comparisons_follow_ieee_for_nan_and_signed_zero() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     for (side, ctx) in sides() {
         let xs = [f32::NAN, -0.0, 0.0, 1.0, -1.0, f32::INFINITY, -f32::NAN];
         let x = ctx.upload(&xs).unwrap();
@@ -398,7 +389,7 @@ fn comparisons_follow_ieee_for_nan_and_signed_zero() {
 
 #[test]
 fn a_mask_of_another_length_is_a_typed_error() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     for (side, ctx) in sides() {
         let x = ctx.upload(&[1.0f32, 2.0, 3.0]).unwrap();
         let m = ctx.upload(&[1u32, 0]).unwrap();
@@ -413,7 +404,7 @@ fn a_mask_of_another_length_is_a_typed_error() {
 
 #[test]
 fn f64_compaction_runs_on_the_cpu_under_auto() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     let ctx = common::context();
     let x = ctx.upload(&[1.0f64, f64::NAN, 3.0]).unwrap();
     let y = ctx
@@ -486,7 +477,7 @@ fn match_cpu<T: TestElement>(ctx: &Context, n: usize, ops: Ops) {
 
 #[test]
 fn windows_of_a_small_binding_limit() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     if common::gpu().is_none() {
         return;
     }
@@ -511,7 +502,7 @@ fn windows_of_a_small_binding_limit() {
 
 #[test]
 fn windows_smaller_than_a_tile() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     if common::gpu().is_none() {
         return;
     }
@@ -533,7 +524,7 @@ fn windows_smaller_than_a_tile() {
 
 #[test]
 fn past_the_largest_binding() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     let Some(gpu) = common::gpu() else { return };
     // 2^25 + 3 four-byte elements: past lavapipe's 128 MiB binding.
     let n = (1usize << 25) + 3;
@@ -545,7 +536,7 @@ fn past_the_largest_binding() {
 
 #[test]
 fn past_the_dispatch_limit_where_one_binding_allows_it() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     let Some(gpu) = common::gpu() else { return };
     // More than 65,535 tiles in one window needs a binding of 512 MiB or more.
     let n = 65_536 * TILE + 1;
@@ -562,7 +553,7 @@ fn past_the_dispatch_limit_where_one_binding_allows_it() {
 
 #[test]
 fn the_plain_kernels_match_on_a_subgroup_adapter() {
-    let _serial = serial();
+    let _serial = common::gpu_serial();
     if common::gpu().is_none() {
         return;
     }

@@ -7,7 +7,6 @@
 mod common;
 
 use std::cmp::Ordering;
-use std::sync::{Mutex, MutexGuard};
 
 use common::{data, patterns, sides, sizes, Pattern, TestElement};
 use tandem::{Context, ErrorKind, Policy, Side};
@@ -76,14 +75,6 @@ fn same_bits<T: SortElement>(what: &str, got: &[T], want: &[T]) {
     }
 }
 
-/// One GPU user at a time in this binary: on GL (llvmpipe) a long sort holds
-/// wgpu's adapter-context lock, and another test thread waiting on it for more
-/// than 6 s makes wgpu-hal panic ("Could not lock adapter context").
-fn gpu_lock() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Sizes x patterns, trimmed to keep the suite quick on a software GPU (this
 /// radix sort runs at about 1 M keys/s on lavapipe and 0.2 M on llvmpipe GL):
 /// the CPU gets every size with most patterns; the GPU every pattern up to
@@ -111,7 +102,7 @@ fn cases<T: TestElement>(side: &str, big: bool) -> Vec<(usize, Pattern)> {
 }
 
 fn sort_parity<T: SortElement>(big: bool) {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     for (side, ctx) in sides() {
         for (n, pattern) in cases::<T>(side, big) {
             let xs = data::<T>(pattern, n, 3);
@@ -145,7 +136,7 @@ fn sort_f32_matches_the_reference() {
 
 #[test]
 fn sort_f64_runs_on_the_cpu_and_is_refused_by_the_gpu() {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     let cpu = common::context().with_policy(Policy::Cpu);
     for n in [0, 1, 2, 383, 384, 385, 100_003, 300_000] {
         for pattern in [Pattern::Random, Pattern::Special, Pattern::SmallInts] {
@@ -218,7 +209,7 @@ fn specials_f32() -> Vec<f32> {
 
 #[test]
 fn float_specials_follow_total_cmp_bit_for_bit() {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     let xs = specials_f32();
     let want = reference_sort(&xs);
     // The documented order at the ends.
@@ -252,7 +243,7 @@ fn float_specials_follow_total_cmp_bit_for_bit() {
 }
 
 fn stable_by_key<K: SortElement, V: SortElement>() {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     for (side, ctx) in sides() {
         for n in [
             0, 1, 2, 3, 255, 256, 257, 383, 384, 4095, 4096, 4097, 65_537, 300_007,
@@ -305,7 +296,7 @@ fn sort_by_key_is_stable_f32_keys_i32_values() {
 
 #[test]
 fn many_duplicates_in_few_distinct_high_bits() {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     // Keys that differ only in one middle byte, and keys that are all equal but
     // one: skipped passes must not break the order or the stability.
     for (side, ctx) in sides() {
@@ -342,7 +333,7 @@ fn many_duplicates_in_few_distinct_high_bits() {
 
 #[test]
 fn binding_windows_of_a_small_limit() {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     if common::gpu().is_none() {
         return;
     }
@@ -398,7 +389,7 @@ fn binding_windows_of_a_small_limit() {
 
 #[test]
 fn length_mismatch_is_a_typed_error_and_loses_nothing() {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     for (side, ctx) in sides() {
         let k = ctx.upload(&[3u32, 1, 2]).unwrap();
         let v = ctx.upload(&[1.0f32, 2.0]).unwrap();
@@ -412,7 +403,7 @@ fn length_mismatch_is_a_typed_error_and_loses_nothing() {
 
 #[test]
 fn sorted_buffers_chain_on_the_device() {
-    let _gpu = gpu_lock();
+    let _gpu = common::gpu_serial();
     // The GPU's output stays there and feeds the next op; results still match.
     let Some(gpu) = common::gpu() else { return };
     let xs = data::<u32>(Pattern::Random, 10_007, 9);

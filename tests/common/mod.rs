@@ -2,7 +2,7 @@
 //! awkward sizes, the data patterns, and plain sequential references.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +41,14 @@ pub fn sides() -> Vec<(&'static str, Context)> {
         ONCE.get_or_init(|| eprintln!("GPU tests skipped: no GPU adapter ({reason})"));
     }
     sides
+}
+
+/// One GPU user at a time within a test binary, for files with long submissions:
+/// on GL (llvmpipe) a long submission holds wgpu's adapter-context lock, and a
+/// thread waiting on it for more than 6 s makes wgpu-hal panic.
+pub fn gpu_serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The GPU context, if any (same skip rule as [`sides`]).
