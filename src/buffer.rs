@@ -142,6 +142,33 @@ impl<T: Element> Buffer<T> {
         Ok(v)
     }
 
+    /// Whether a valid copy lives on the host, and on `gpu`; one lock.
+    pub(crate) fn copies_on(&self, gpu: Option<&GpuBackend>) -> (bool, bool) {
+        let s = self.lock();
+        let device = match (gpu, &s.device) {
+            (Some(g), Some(d)) => d.gpu.id == g.id,
+            _ => false,
+        };
+        (s.host.is_some() || self.len == 0, device)
+    }
+
+    /// Frees the host copy when a device copy exists, to save host memory.
+    /// Returns whether it did. The data then lives only on the GPU: a lost
+    /// device loses it, and the CPU side must read it back first. By default
+    /// tandem keeps the host copy of every buffer made from host data.
+    ///
+    /// # Errors
+    /// None; the `Result` leaves room for devices that need a flush first.
+    pub fn drop_host_copy(&self) -> Result<bool> {
+        let mut s = self.lock();
+        let alive = s.device.as_ref().is_some_and(|d| !d.gpu.is_lost());
+        if alive && s.host.is_some() {
+            s.host = None;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// True when a valid host copy exists.
     pub(crate) fn on_host(&self) -> bool {
         self.lock().host.is_some()

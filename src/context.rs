@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::buffer::Buffer;
+use crate::dispatch::profile::{self, Profile, ProfileKey, ProfileStatus};
 use crate::dispatch::{RunLog, RunRecord};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -21,6 +22,10 @@ pub enum Policy {
     Cpu,
     /// Always the GPU; an error when there is none.
     Gpu,
+    /// Element-wise ops, reductions and map kernels run on both sides at once,
+    /// the range divided in proportion to measured throughput (halves without a
+    /// profile); every other op is dispatched as under Auto.
+    Split,
 }
 
 impl FromStr for Policy {
@@ -30,9 +35,10 @@ impl FromStr for Policy {
             "auto" | "" => Ok(Policy::Auto),
             "cpu" => Ok(Policy::Cpu),
             "gpu" => Ok(Policy::Gpu),
+            "split" => Ok(Policy::Split),
             other => Err(Error::InvalidArgument {
                 op: "TANDEM_BACKEND",
-                message: format!("`{other}` is not a policy; use auto, cpu or gpu"),
+                message: format!("`{other}` is not a policy; use auto, cpu, gpu or split"),
             }),
         }
     }
@@ -44,8 +50,21 @@ impl fmt::Display for Policy {
             Policy::Auto => "auto",
             Policy::Cpu => "cpu",
             Policy::Gpu => "gpu",
+            Policy::Split => "split",
         })
     }
+}
+
+/// Where Auto's profile comes from.
+#[derive(Debug, Clone, Default)]
+enum ProfileSource {
+    /// The user's cache folder (the default).
+    #[default]
+    Cache,
+    /// This one.
+    Given(Box<Profile>),
+    /// None: the built-in rules.
+    Off,
 }
 
 /// Configures a [`Context`]. Start from [`Context::builder`].
@@ -54,10 +73,16 @@ pub struct ContextBuilder {
     policy: Option<Policy>,
     gpu: GpuOptions,
     crossover: Option<usize>,
+    profile: ProfileSource,
+    profile_dir: Option<std::path::PathBuf>,
+    rebuild_after: Option<Duration>,
 }
 
+/// How long after a device loss the context first tries to open the GPU again.
+const DEFAULT_REBUILD_AFTER: Duration = Duration::from_secs(1);
+
 impl ContextBuilder {
-    /// The policy. Without this call, `TANDEM_BACKEND` (auto|cpu|gpu) decides, else Auto.
+    /// The policy. Without this call, `TANDEM_BACKEND` (auto|cpu|gpu|split) decides, else Auto.
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = Some(policy);
         self
@@ -90,17 +115,44 @@ impl ContextBuilder {
     }
 
     /// Under Auto, run every op of at least `elems` elements on the GPU and
-    /// smaller ones on the CPU, overriding the built-in model.
+    /// smaller ones on the CPU, overriding the cost model.
     pub fn gpu_crossover(mut self, elems: usize) -> Self {
         self.crossover = Some(elems);
         self
     }
 
-    /// Builds the context. With Auto or Gpu it opens the best GPU adapter now.
+    /// Uses this profile instead of the one in the cache folder.
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = ProfileSource::Given(Box::new(profile));
+        self
+    }
+
+    /// Keeps profiles in `dir` instead of the cache folder: Auto loads this
+    /// machine's profile from there, and [`Context::calibrate`] writes it there.
+    pub fn profile_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.profile_dir = Some(dir.into());
+        self
+    }
+
+    /// Uses no profile: Auto keeps its conservative built-in rules.
+    pub fn without_profile(mut self) -> Self {
+        self.profile = ProfileSource::Off;
+        self
+    }
+
+    /// After a device loss, waits this long before opening the GPU again on a
+    /// later call (default 1 s); calls in between run on the CPU under Auto.
+    pub fn gpu_rebuild_after(mut self, wait: Duration) -> Self {
+        self.rebuild_after = Some(wait);
+        self
+    }
+
+    /// Builds the context. With Auto, Gpu or Split it opens the best GPU adapter
+    /// now, and with Auto or Split it loads this machine's profile.
     ///
     /// # Errors
     /// [`Error::NoAdapter`] under `Policy::Gpu` when no adapter can be opened;
-    /// [`Error::InvalidArgument`] when `TANDEM_BACKEND` holds something else than auto, cpu or gpu.
+    /// [`Error::InvalidArgument`] when `TANDEM_BACKEND` holds something else than auto, cpu, gpu or split.
     pub fn build(self) -> Result<Context> {
         let policy = match self.policy {
             Some(p) => p,
@@ -111,19 +163,28 @@ impl ContextBuilder {
         };
         let ctx = Context {
             shared: Arc::new(Shared {
-                gpu: OnceLock::new(),
+                gpu: RwLock::new(None),
                 gpu_opts: self.gpu,
                 crossover: self.crossover,
                 log: RunLog::default(),
+                profile_source: self.profile,
+                profile_dir: self.profile_dir.or_else(profile::cache_dir),
+                profile: RwLock::new(None),
+                profile_loaded: OnceLock::new(),
+                faults: Mutex::new(None),
+                cpu_only_below: std::sync::atomic::AtomicU64::new(0),
+                rebuild_after: self.rebuild_after.unwrap_or(DEFAULT_REBUILD_AFTER),
+                last_rebuild: Mutex::new(None),
             }),
             policy,
         };
         match policy {
             Policy::Cpu => {}
-            Policy::Auto => {
+            Policy::Auto | Policy::Split => {
                 if let Err(e) = ctx.shared.open_gpu() {
                     tracing::info!(target: "tandem", "no GPU, Auto runs everything on the CPU: {e}");
                 }
+                ctx.shared.load_profile();
             }
             Policy::Gpu => {
                 ctx.shared.open_gpu()?;
@@ -133,18 +194,156 @@ impl ContextBuilder {
     }
 }
 
+/// A GPU fault to simulate on the next GPU attempts, for fault tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SimulatedFault {
+    /// [`Error::OutOfMemory`], as if a buffer could not be allocated.
+    OutOfMemory,
+    /// [`Error::Timeout`], as if the GPU never finished.
+    Timeout,
+}
+
 struct Shared {
-    gpu: OnceLock<std::result::Result<Arc<GpuBackend>, Error>>,
+    /// The open device (or why there is none); replaced when a lost one is rebuilt.
+    gpu: RwLock<Option<std::result::Result<Arc<GpuBackend>, Error>>>,
     gpu_opts: GpuOptions,
     crossover: Option<usize>,
     log: RunLog,
+    profile_source: ProfileSource,
+    /// Where profiles are read and written.
+    profile_dir: Option<std::path::PathBuf>,
+    profile: RwLock<Option<Arc<Profile>>>,
+    /// Set once the profile has been looked for, with what was found.
+    profile_loaded: OnceLock<ProfileStatus>,
+    /// A fault to simulate on the next GPU attempts, and how many more times.
+    faults: Mutex<Option<(SimulatedFault, u32)>>,
+    /// The profile's [`Profile::cpu_only_below`], or 0: Auto's fast path.
+    cpu_only_below: std::sync::atomic::AtomicU64,
+    rebuild_after: Duration,
+    /// The last time a rebuild was tried.
+    last_rebuild: Mutex<Option<Instant>>,
 }
 
 impl Shared {
+    /// The device as it is now, without opening or rebuilding it.
+    fn current(&self) -> Option<Arc<GpuBackend>> {
+        match &*self.gpu.read().unwrap_or_else(|p| p.into_inner()) {
+            Some(Ok(g)) => Some(g.clone()),
+            _ => None,
+        }
+    }
+
+    /// The device, opening it on first use and rebuilding it when it was lost
+    /// at least `rebuild_after` ago (and no rebuild was tried since then).
     fn open_gpu(&self) -> Result<Arc<GpuBackend>> {
-        self.gpu
-            .get_or_init(|| GpuBackend::open(&self.gpu_opts))
-            .clone()
+        {
+            let g = self.gpu.read().unwrap_or_else(|p| p.into_inner());
+            match &*g {
+                Some(Ok(b)) if !b.is_lost() => return Ok(b.clone()),
+                Some(Ok(b)) if !self.rebuild_due(b) => return Ok(b.clone()),
+                Some(Err(e)) => return Err(e.clone()),
+                _ => {}
+            }
+        }
+        let mut g = self.gpu.write().unwrap_or_else(|p| p.into_inner());
+        match &*g {
+            None => {
+                let r = GpuBackend::open(&self.gpu_opts);
+                *g = Some(r.clone());
+                r
+            }
+            Some(Ok(old)) if old.is_lost() && self.rebuild_due(old) => {
+                *self.last_rebuild.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                match GpuBackend::open(&self.gpu_opts) {
+                    Ok(new) => {
+                        tracing::warn!(target: "tandem", "the GPU device was lost; opened it again");
+                        *g = Some(Ok(new.clone()));
+                        Ok(new)
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "tandem", "the GPU device was lost and could not be opened again yet: {e}");
+                        Ok(old.clone())
+                    }
+                }
+            }
+            Some(r) => r.clone(),
+        }
+    }
+
+    /// Makes `profile` the one Auto uses.
+    fn install_profile(&self, profile: Option<Profile>) {
+        let below = profile.as_ref().map_or(0, |p| p.cpu_only_below() as u64);
+        *self.profile.write().unwrap_or_else(|p| p.into_inner()) = profile.map(Arc::new);
+        self.cpu_only_below
+            .store(below, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a lost device should be opened again now.
+    fn rebuild_due(&self, lost: &GpuBackend) -> bool {
+        let since_loss = lost.lost_for().unwrap_or(Duration::ZERO);
+        let since_try = self
+            .last_rebuild
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(Duration::MAX, |t| t.elapsed());
+        since_loss >= self.rebuild_after && since_try >= self.rebuild_after
+    }
+
+    /// Looks for the profile once (not under Policy::Cpu, which never needs one).
+    fn load_profile(&self) -> &ProfileStatus {
+        self.profile_loaded.get_or_init(|| {
+            let (profile, status) = match &self.profile_source {
+                ProfileSource::Off => (
+                    None,
+                    ProfileStatus::Unavailable("turned off by the program".into()),
+                ),
+                ProfileSource::Given(p) => (Some((**p).clone()), ProfileStatus::Given),
+                ProfileSource::Cache => match (self.open_gpu(), self.profile_dir.clone()) {
+                    (Err(_), _) => (None, ProfileStatus::Unavailable("no GPU to profile".into())),
+                    (_, None) => (
+                        None,
+                        ProfileStatus::Unavailable("no cache folder; set TANDEM_CACHE_DIR".into()),
+                    ),
+                    (Ok(g), Some(dir)) => profile::load(&dir, &profile_key(&g)),
+                },
+            };
+            report_profile_status(&status);
+            self.install_profile(profile);
+            status
+        })
+    }
+}
+
+/// The key of this machine's profile.
+pub(crate) fn profile_key(g: &GpuBackend) -> ProfileKey {
+    ProfileKey {
+        adapter: g.info.name.clone(),
+        backend: g.info.backend.clone(),
+        driver: g.info.driver.clone(),
+        cpu_threads: crate::cpu::threads(),
+        tandem_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// Says what loading found: a warning for an ignored file, and once per process
+/// a note that Auto runs without one.
+fn report_profile_status(status: &ProfileStatus) {
+    static SAID_MISSING: std::sync::Once = std::sync::Once::new();
+    match status {
+        ProfileStatus::Ignored(..) => {
+            tracing::warn!(target: "tandem", "{status}");
+            if crate::dispatch::stderr_level() >= 1 {
+                eprintln!("tandem: warning: {status}");
+            }
+        }
+        ProfileStatus::Missing(_) => SAID_MISSING.call_once(|| {
+            tracing::info!(target: "tandem", "{status}");
+            if crate::dispatch::stderr_level() >= 2 {
+                eprintln!("tandem: {status}");
+            }
+        }),
+        _ => tracing::debug!(target: "tandem", "{status}"),
     }
 }
 
@@ -162,15 +361,7 @@ impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("policy", &self.policy)
-            .field(
-                "gpu",
-                &self
-                    .shared
-                    .gpu
-                    .get()
-                    .and_then(|g| g.as_ref().ok())
-                    .map(|g| g.info.name.clone()),
-            )
+            .field("gpu", &self.shared.current().map(|g| g.info.name.clone()))
             .finish()
     }
 }
@@ -319,9 +510,108 @@ impl Context {
     /// Destroys the GPU device, as a driver reset would, so that tests can check
     /// what happens to ops and data after a device loss. Not for production use.
     pub fn simulate_device_loss(&self) {
-        if let Some(Ok(g)) = self.shared.gpu.get() {
+        if let Some(g) = self.shared.current() {
             g.destroy_for_test();
         }
+    }
+
+    /// Makes the next `times` GPU attempts of ops fail with `fault` before they
+    /// start, so that tests can check the fallback. An out-of-memory attempt is
+    /// retried once after freeing cached memory, so `times: 1` checks the retry and
+    /// `times: 2` an out-of-memory that persists. Not for production use.
+    pub fn simulate_gpu_fault(&self, fault: SimulatedFault, times: u32) {
+        *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) =
+            (times > 0).then_some((fault, times));
+    }
+
+    /// The simulated fault for this GPU attempt, if one is pending.
+    pub(crate) fn take_simulated_fault(&self, op: &'static str, g: &GpuBackend) -> Option<Error> {
+        let mut f = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let (fault, left) = (*f)?;
+        *f = (left > 1).then_some((fault, left - 1));
+        Some(match fault {
+            SimulatedFault::OutOfMemory => Error::OutOfMemory {
+                op,
+                message: "simulated out-of-memory".into(),
+            },
+            SimulatedFault::Timeout => Error::Timeout {
+                op,
+                after: g.timeout,
+            },
+        })
+    }
+
+    /// The profile Auto uses now, if any: loaded from the cache folder, given to
+    /// the builder, or measured by [`Context::calibrate`].
+    pub fn profile(&self) -> Option<Profile> {
+        self.shared.load_profile();
+        self.profile_for_dispatch().map(|p| (*p).clone())
+    }
+
+    /// What the context found when it looked for a profile, in words: where it
+    /// came from, or why Auto runs on its built-in rules.
+    pub fn profile_status(&self) -> String {
+        let status = self.shared.load_profile();
+        match status {
+            ProfileStatus::Loaded(_) | ProfileStatus::Given => status.to_string(),
+            _ if self.profile_for_dispatch().is_some() => {
+                "profile measured in this process by Context::calibrate".into()
+            }
+            _ => status.to_string(),
+        }
+    }
+
+    /// Measures this machine (see [`crate::dispatch::calibrate`]), stores the
+    /// profile in the cache folder, and makes this context (and its clones) use it.
+    /// Takes several seconds; `progress` hears about each step.
+    ///
+    /// # Errors
+    /// [`Error::NoAdapter`] without a GPU; [`Error::Io`] when the profile cannot
+    /// be written (it is still used); GPU errors from the measurements.
+    pub fn calibrate_with(
+        &self,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(Profile, Option<std::path::PathBuf>)> {
+        let g = self.shared.open_gpu()?;
+        g.check_alive()?;
+        let p = crate::dispatch::calibrate::measure(self, profile_key(&g), progress)?;
+        self.shared.load_profile();
+        self.shared.install_profile(Some(p.clone()));
+        let path = match self.shared.profile_dir.clone() {
+            Some(dir) => {
+                let path = dir.join(p.key.file_name());
+                p.save(&path)?;
+                Some(path)
+            }
+            None => None,
+        };
+        Ok((p, path))
+    }
+
+    /// [`Context::calibrate_with`] without progress reports.
+    ///
+    /// # Errors
+    /// As [`Context::calibrate_with`].
+    pub fn calibrate(&self) -> Result<Profile> {
+        self.calibrate_with(&mut |_| {}).map(|(p, _)| p)
+    }
+
+    /// Work below which Auto runs host data on the CPU without predicting (0: none).
+    pub(crate) fn cpu_only_below(&self) -> u64 {
+        self.shared
+            .cpu_only_below
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn profile_for_dispatch(&self) -> Option<Arc<Profile>> {
+        if self.shared.profile_loaded.get().is_none() {
+            self.shared.load_profile();
+        }
+        self.shared
+            .profile
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn gpu_for(&self, policy: Policy) -> Option<Arc<GpuBackend>> {

@@ -46,7 +46,7 @@ pub enum Error {
         message: String,
     },
     /// The GPU device was lost (driver reset, removal, or destroyed).
-    #[error("the GPU device was lost ({reason}); data that lived only on the GPU is gone. Policy::Auto re-runs ops on the CPU; create a new Context to use the GPU again")]
+    #[error("the GPU device was lost ({reason}); data that lived only on the GPU is gone. Policy::Auto re-runs ops on the CPU, and the context opens the GPU again on a later call")]
     DeviceLost {
         /// The reason the driver gave.
         reason: String,
@@ -97,6 +97,14 @@ pub enum Error {
         /// Why.
         why: &'static str,
     },
+    /// A file (such as a calibration profile) could not be read or written.
+    #[error("cannot use {path}: {message}; check the folder's permissions, or set TANDEM_CACHE_DIR to a writable folder")]
+    Io {
+        /// The file.
+        path: String,
+        /// The system's message.
+        message: String,
+    },
     /// Any other error the GPU driver or wgpu reported.
     #[error("GPU error during {op}: {message}")]
     Gpu {
@@ -131,6 +139,8 @@ pub enum ErrorKind {
     InvalidArgument,
     /// See [`Error::Unsupported`].
     Unsupported,
+    /// See [`Error::Io`].
+    Io,
     /// See [`Error::Gpu`].
     Gpu,
 }
@@ -149,6 +159,7 @@ impl Error {
             Error::LengthMismatch { .. } => ErrorKind::LengthMismatch,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Io { .. } => ErrorKind::Io,
             Error::Gpu { .. } => ErrorKind::Gpu,
         }
     }

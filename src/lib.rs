@@ -37,7 +37,8 @@ pub mod ops;
 pub mod testing;
 
 pub use buffer::{Buffer, Residency};
-pub use context::{Context, ContextBuilder, Policy};
+pub use context::{Context, ContextBuilder, Policy, SimulatedFault};
+pub use dispatch::profile::Profile;
 pub use dispatch::{RunRecord, Side};
 pub use element::{Element, ScalarType};
 pub use error::{Error, ErrorKind, Result};

@@ -251,6 +251,7 @@ fn runnable_sides<T: Element>(ctx: &Context) -> Vec<(&'static str, Context)> {
     if let Some(info) = ctx.gpu_info() {
         if ctx.has_gpu() && (T::SCALAR != crate::ScalarType::F64 || info.f64) {
             v.push(("gpu", ctx.with_policy(Policy::Gpu)));
+            v.push(("split", ctx.with_policy(Policy::Split)));
         }
     }
     v

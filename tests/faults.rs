@@ -30,7 +30,7 @@ fn length_mismatch_is_a_typed_error_on_every_side() {
 fn a_bad_backend_name_is_a_typed_error() {
     let e = "fast".parse::<Policy>().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(e.to_string().contains("auto, cpu or gpu"), "{e}");
+    assert!(e.to_string().contains("auto, cpu, gpu or split"), "{e}");
     assert_eq!("GPU".parse::<Policy>().unwrap(), Policy::Gpu);
 }
 
@@ -86,6 +86,7 @@ fn a_lost_device_falls_back_under_auto_and_errors_under_gpu() {
     let auto = Context::builder()
         .policy(Policy::Auto)
         .gpu_crossover(0)
+        .gpu_rebuild_after(std::time::Duration::from_secs(3600))
         .build()
         .unwrap();
     let gpu = auto.with_policy(Policy::Gpu);
@@ -131,6 +132,7 @@ fn a_device_lost_during_a_gpu_attempt_reruns_on_the_cpu() {
     let auto = Context::builder()
         .policy(Policy::Auto)
         .gpu_crossover(0)
+        .gpu_rebuild_after(std::time::Duration::from_secs(3600))
         .build()
         .unwrap();
     let xs: Vec<u32> = (0..70_000).collect();

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{data, patterns, reference, side_runs, sides, sizes, Pattern, TestElement};
+use common::{
+    data, patterns, reference, side_runs, sides, sides_with_split, sizes, Pattern, TestElement,
+};
 use tandem::{Context, Policy, Residency, Side};
 
 /// Checks a float or integer sum against the reference: integers and
@@ -46,7 +48,7 @@ fn check_sum<T: TestElement>(
 }
 
 fn reductions<T: TestElement>() {
-    for (side, ctx) in sides() {
+    for (side, ctx) in sides_with_split() {
         if !side_runs::<T>(side, &ctx) {
             continue;
         }
@@ -121,7 +123,7 @@ fn reductions<T: TestElement>() {
 type ElementFn<T> = Box<dyn Fn(T, T) -> T>;
 
 fn elementwise<T: TestElement>(sizes: &[usize]) {
-    for (side, ctx) in sides() {
+    for (side, ctx) in sides_with_split() {
         if !side_runs::<T>(side, &ctx) {
             continue;
         }
@@ -237,7 +239,7 @@ fn elementwise_f64() {
 
 #[test]
 fn integer_arithmetic_wraps_identically() {
-    for (side, ctx) in sides() {
+    for (side, ctx) in sides_with_split() {
         let a = ctx.upload(&[i32::MAX, i32::MIN, -1, 7]).unwrap();
         let b = ctx.upload(&[1, -1, i32::MIN, i32::MAX]).unwrap();
         assert_eq!(
@@ -257,7 +259,7 @@ fn integer_arithmetic_wraps_identically() {
 
 #[test]
 fn min_max_order_nan_and_signed_zero_identically() {
-    for (side, ctx) in sides() {
+    for (side, ctx) in sides_with_split() {
         let x = ctx
             .upload(&[f32::NAN, 0.0, -0.0, 1.0, -0.0, f32::NAN])
             .unwrap();
@@ -282,7 +284,7 @@ fn min_max_order_nan_and_signed_zero_identically() {
 
 #[test]
 fn empty_inputs_are_answered_on_every_side() {
-    for (side, ctx) in sides() {
+    for (side, ctx) in sides_with_split() {
         let e = ctx.upload::<f32>(&[]).unwrap();
         assert!(e.is_empty());
         assert_eq!(ctx.sum(&e).unwrap(), 0.0, "{side}");

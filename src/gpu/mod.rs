@@ -91,6 +91,9 @@ pub(crate) struct GpuBackend {
     pub f64: bool,
     pub(crate) timeout: Duration,
     lost: Arc<Mutex<Option<String>>>,
+    /// Set with `lost`: a lock-free check for the dispatcher's hot path, and when.
+    lost_flag: Arc<std::sync::atomic::AtomicBool>,
+    lost_at: Arc<Mutex<Option<std::time::Instant>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
     layouts: Mutex<HashMap<Vec<Binding>, wgpu::BindGroupLayout>>,
     generated: Mutex<HashMap<(u64, String), wgpu::ComputePipeline>>,
@@ -202,11 +205,18 @@ impl GpuBackend {
         }));
         let lost = Arc::new(Mutex::new(None::<String>));
         let rec = lost.clone();
+        let lost_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let lost_at = Arc::new(Mutex::new(None));
+        let (flag, at) = (lost_flag.clone(), lost_at.clone());
         device.set_device_lost_callback(move |reason, msg| {
             tracing::warn!(target: "tandem::gpu", "GPU device lost: {reason:?} {msg}");
             if let Ok(mut g) = rec.lock() {
                 *g = Some(format!("{reason:?}: {msg}"));
             }
+            if let Ok(mut t) = at.lock() {
+                t.get_or_insert_with(std::time::Instant::now);
+            }
+            flag.store(true, std::sync::atomic::Ordering::Release);
         });
 
         let dev_limits = device.limits();
@@ -246,6 +256,8 @@ impl GpuBackend {
             f64,
             timeout: opts.timeout.unwrap_or(DEFAULT_TIMEOUT),
             lost,
+            lost_flag,
+            lost_at,
             uncaptured,
             layouts: Mutex::new(HashMap::new()),
             generated: Mutex::new(HashMap::new()),
@@ -257,7 +269,33 @@ impl GpuBackend {
 
     /// The reason the device was lost, if it was.
     pub fn lost_reason(&self) -> Option<String> {
+        if !self.is_lost() {
+            return None;
+        }
         self.lost.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// True once the device is lost; one atomic load.
+    pub fn is_lost(&self) -> bool {
+        self.lost_flag.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How long ago the device was lost, if it was.
+    pub fn lost_for(&self) -> Option<Duration> {
+        if !self.is_lost() {
+            return None;
+        }
+        self.lost_at
+            .lock()
+            .ok()
+            .and_then(|t| t.map(|t| t.elapsed()))
+    }
+
+    /// Frees what tandem caches on the device (pooled staging buffers), before
+    /// an out-of-memory failure is retried.
+    pub fn free_cached_memory(&self) {
+        self.staging.clear();
+        let _ = self.device.poll(wgpu::PollType::Poll);
     }
 
     /// Fails with [`Error::DeviceLost`] when the device is gone.
@@ -272,6 +310,15 @@ impl GpuBackend {
     pub fn destroy_for_test(&self) {
         self.device.destroy();
         let _ = self.device.poll(wgpu::PollType::Poll);
+        // Some backends report the loss later, or never for a destroyed device.
+        if let Ok(mut g) = self.lost.lock() {
+            g.get_or_insert_with(|| "Destroyed: simulated device loss".into());
+        }
+        if let Ok(mut t) = self.lost_at.lock() {
+            t.get_or_insert_with(std::time::Instant::now);
+        }
+        self.lost_flag
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether kernels of this scalar type can run here.

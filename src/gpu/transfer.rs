@@ -26,6 +26,17 @@ pub(crate) struct StagingPool {
     write: Mutex<Vec<wgpu::Buffer>>,
 }
 
+impl StagingPool {
+    /// Drops every pooled staging buffer, returning their memory to the driver.
+    pub fn clear(&self) {
+        for list in [&self.read, &self.write] {
+            if let Ok(mut l) = list.lock() {
+                l.clear();
+            }
+        }
+    }
+}
+
 fn take(list: &Mutex<Vec<wgpu::Buffer>>, size: u64) -> Option<wgpu::Buffer> {
     let mut list = list.lock().ok()?;
     let pos = list.iter().position(|b| b.size() >= size)?;

@@ -232,8 +232,11 @@ impl Context {
         F: Fn([T; N], [T; P]) -> T + Sync + Send,
     {
         let n = check_lengths("map", &inputs)?;
-        let w = kernel.work(self, "map", &inputs);
-        dispatch::run(
+        let w = kernel
+            .work(self, "map", &inputs)
+            .output::<T>(n)
+            .splittable();
+        dispatch::run_split(
             self,
             w,
             || {
@@ -266,6 +269,32 @@ impl Context {
                     },
                 ))
             },
+            |g, cut| {
+                let hosts = inputs
+                    .iter()
+                    .map(|b| b.host())
+                    .collect::<Result<Vec<_>>>()?;
+                let slices: Vec<&[T]> = hosts.iter().map(|h| h.as_slice()).collect();
+                dispatch::split_elementwise(
+                    g,
+                    "map",
+                    &slices,
+                    cut,
+                    |d| {
+                        let name = kernel.name();
+                        gpu::map(
+                            g,
+                            kernel.id,
+                            &name,
+                            |v| kernel.full_source(v),
+                            d,
+                            cut,
+                            &params,
+                        )
+                    },
+                    |t| map_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params),
+                )
+            },
         )
     }
 
@@ -285,8 +314,8 @@ impl Context {
         F: Fn([T; N], [T; P]) -> T + Sync + Send,
     {
         let n = check_lengths("map_reduce", &inputs)?;
-        let w = kernel.work(self, "map_reduce", &inputs);
-        dispatch::run(
+        let w = kernel.work(self, "map_reduce", &inputs).splittable();
+        dispatch::run_split(
             self,
             w,
             || {
@@ -311,6 +340,39 @@ impl Context {
                     n,
                     &params,
                 )
+            },
+            |g, cut| {
+                let hosts = inputs
+                    .iter()
+                    .map(|b| b.host())
+                    .collect::<Result<Vec<_>>>()?;
+                let slices: Vec<&[T]> = hosts.iter().map(|h| h.as_slice()).collect();
+                let (a, b) = dispatch::split_parts(
+                    g,
+                    "map_reduce",
+                    &slices,
+                    cut,
+                    |d| {
+                        let name = kernel.name();
+                        gpu::map_sum::<T>(
+                            g,
+                            kernel.id,
+                            &name,
+                            |v| kernel.full_source(v),
+                            d,
+                            cut,
+                            &params,
+                        )
+                    },
+                    |t| {
+                        Ok(map_sum_cpu(
+                            &kernel.f,
+                            std::array::from_fn(|j| t[j]),
+                            params,
+                        ))
+                    },
+                )?;
+                Ok(a.add(b))
             },
         )
     }

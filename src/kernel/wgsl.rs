@@ -364,16 +364,17 @@ impl Context {
         let supported = gpu
             .as_ref()
             .is_some_and(|g| buffers().all(|b| b.len() > 0 && g.supports_scalar(b.scalar())));
-        let work = Work {
-            op: "run_wgsl",
-            ty: "user kernel",
-            len: invocations,
-            inputs_on_device: gpu
-                .as_ref()
-                .is_some_and(|g| buffers().all(|b| b.on_device(g))),
-            inputs_on_host: buffers().all(|b| b.on_host()),
-            gpu_supported: supported,
-        };
+        let mut work = Work::new("run_wgsl", "user kernel", invocations);
+        work.gpu_supported = supported;
+        for b in buffers() {
+            let bytes = (b.len() * b.scalar().size()) as u64;
+            let (host, device) = (b.on_host(), gpu.as_ref().is_some_and(|g| b.on_device(g)));
+            work.in_bytes += bytes;
+            work.inputs_on_host &= host;
+            work.inputs_on_device &= device;
+            work.upload_bytes += if device { 0 } else { bytes };
+            work.readback_bytes += if host { 0 } else { bytes };
+        }
         if invocations == 0 {
             return Ok(());
         }

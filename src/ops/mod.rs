@@ -38,7 +38,7 @@ static BUILTIN_KERNELS: &[&KernelSpec] = &[
     &sort::gpu::SORT_SCAN,
 ];
 
-/// The dispatcher's view of a call over `inputs`.
+/// The dispatcher's view of a call over `inputs`: the first input's length is the work.
 pub(crate) fn work<T: Element>(
     ctx: &Context,
     op: &'static str,
@@ -47,21 +47,12 @@ pub(crate) fn work<T: Element>(
 ) -> Work {
     let len = inputs.first().map_or(0, |b| b.len());
     let gpu = ctx.gpu_for(ctx.policy());
-    let (on_device, supported) = match &gpu {
-        Some(g) => (
-            inputs.iter().all(|b| b.on_device(g)),
-            kernel.supports(T::SCALAR)
-                && g.supports_scalar(T::SCALAR)
-                && (len as u64) < u32::MAX as u64,
-        ),
-        None => (false, false),
-    };
-    Work {
-        ty: T::SCALAR.wgsl(),
-        op,
-        len,
-        inputs_on_device: on_device,
-        inputs_on_host: inputs.iter().all(|b| b.on_host()),
-        gpu_supported: supported,
+    let mut w = Work::new(op, T::SCALAR.wgsl(), len);
+    for b in inputs {
+        w.input(gpu.as_deref(), b);
     }
+    w.gpu_supported = gpu.as_ref().is_some_and(|g| {
+        kernel.supports(T::SCALAR) && g.supports_scalar(T::SCALAR) && (len as u64) < u32::MAX as u64
+    });
+    w
 }

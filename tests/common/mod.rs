@@ -17,8 +17,10 @@ pub const REDUCE_TILE: usize = WG * 8;
 pub fn context() -> &'static Context {
     static CTX: OnceLock<Context> = OnceLock::new();
     CTX.get_or_init(|| {
+        // No profile: the suites must not depend on what this machine measured.
         Context::builder()
             .policy(Policy::Auto)
+            .without_profile()
             .build()
             .expect("an Auto context always builds")
     })
@@ -41,6 +43,15 @@ pub fn sides() -> Vec<(&'static str, Context)> {
         ONCE.get_or_init(|| eprintln!("GPU tests skipped: no GPU adapter ({reason})"));
     }
     sides
+}
+
+/// [`sides`] and, with a GPU, Policy::Split (the GPU and the CPU at once, halves).
+pub fn sides_with_split() -> Vec<(&'static str, Context)> {
+    let mut v = sides();
+    if v.len() > 1 {
+        v.push(("split", context().with_policy(Policy::Split)));
+    }
+    v
 }
 
 /// One GPU user at a time within a test binary, for files with long submissions:

@@ -30,6 +30,8 @@ pub struct Options {
     pub min_time: Duration,
     /// Where the report goes.
     pub out: PathBuf,
+    /// Calibrate first when this machine has no profile yet.
+    pub calibrate: bool,
 }
 
 /// One measured point.
@@ -41,25 +43,39 @@ pub struct Point {
     pub gpu_resident: Option<Duration>,
     pub auto: Duration,
     pub auto_side: String,
+    pub split: Option<Duration>,
     pub peer: Duration,
 }
 
 /// The median time of `run(&setup())`: only `run` is timed; the input is made
 /// before and dropped after the timed region (freeing large inputs inside it
-/// would time the allocator returning pages to the system).
+/// would time the allocator returning pages to the system). Runs shorter than
+/// 20 us are timed in batches of fresh inputs, so that the clock's own cost and
+/// resolution do not show in the ratios.
 fn median_time<S>(
     min_time: Duration,
     mut setup: impl FnMut() -> tandem::Result<S>,
     mut run: impl FnMut(&S) -> tandem::Result<()>,
 ) -> tandem::Result<Duration> {
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 3 || (start.elapsed() < min_time && times.len() < 500) {
+    let first = {
         let input = setup()?;
         let t = Instant::now();
         run(&input)?;
-        times.push(t.elapsed());
-        drop(input);
+        t.elapsed()
+    };
+    let batch = (20_000 / first.as_nanos().max(1)).clamp(1, 256) as u32;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || (start.elapsed() < min_time && times.len() < 500) {
+        let inputs = (0..batch)
+            .map(|_| setup())
+            .collect::<tandem::Result<Vec<S>>>()?;
+        let t = Instant::now();
+        for input in &inputs {
+            run(input)?;
+        }
+        times.push(t.elapsed() / batch);
+        drop(inputs);
     }
     times.sort();
     Ok(times[times.len() / 2])
@@ -96,6 +112,24 @@ pub fn run(opts: &Options) -> Result<(), String> {
     };
     println!("GPU: {device}");
     println!("CPU threads: {}", tandem::cpu::threads());
+    if auto.has_gpu() {
+        if auto.profile().is_none() && opts.calibrate {
+            println!("{}", auto.profile_status());
+            println!("calibrating first (`tandem calibrate` does this alone; --no-calibrate skips it)...");
+            let t = Instant::now();
+            let (_, path) = auto
+                .calibrate_with(&mut |_| {})
+                .map_err(|e| format!("calibration failed: {e}"))?;
+            println!(
+                "calibrated in {:.1} s{}",
+                t.elapsed().as_secs_f64(),
+                path.map(|p| format!("; profile saved to {}", p.display()))
+                    .unwrap_or_default()
+            );
+        }
+        println!("Auto's profile: {}", auto.profile_status());
+    }
+    let split = auto.has_gpu().then(|| auto.with_policy(Policy::Split));
     let cases: Vec<Case> = cases::all()
         .into_iter()
         .filter(|c| opts.ops.is_empty() || opts.ops.iter().any(|o| o == c.op))
@@ -160,6 +194,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 .runs()
                 .first()
                 .map_or("?".into(), |r| format!("{:?}", r.side).to_lowercase());
+            let t_split = match &split {
+                Some(s) if case.splittable => {
+                    Some(median_time(opts.min_time, || fresh(s), |r| case.run(s, r)).map_err(e)?)
+                }
+                _ => None,
+            };
             // The peer gets fresh inputs too, so that both pay the same allocator costs.
             let t_peer = median_time(
                 opts.min_time,
@@ -178,6 +218,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 gpu_resident: t_res,
                 auto: t_auto,
                 auto_side,
+                split: t_split,
                 peer: t_peer,
             });
             bar.inc(1);
@@ -204,10 +245,14 @@ fn opt_time(d: Option<Duration>) -> String {
     d.map_or("-".into(), fmt_time)
 }
 
+/// The better of CPU and GPU (end to end).
+fn best_side(p: &Point) -> Duration {
+    p.gpu.map_or(p.cpu, |g| g.min(p.cpu))
+}
+
 /// Auto's time over the better of CPU and GPU (end to end): 1.0 is ideal.
 fn auto_ratio(p: &Point) -> f64 {
-    let best = p.gpu.map_or(p.cpu, |g| g.min(p.cpu));
-    p.auto.as_secs_f64() / best.as_secs_f64().max(1e-12)
+    p.auto.as_secs_f64() / best_side(p).as_secs_f64().max(1e-12)
 }
 
 /// The smallest size from which the GPU (end to end) beats the CPU at every larger size.
@@ -226,12 +271,12 @@ fn table(points: &[Point], cases: &[Case]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| op | n | cpu | gpu | gpu resident | auto (side) | peer | cpu/peer | gpu/cpu | auto/best |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| op | n | cpu | gpu | gpu resident | auto (side) | split | peer | cpu/peer | gpu/cpu | auto/best | split/best |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for p in points {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} ({}) | {} | {:.2} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} ({}) | {} | {} | {:.2} | {} | {:.2} | {} |",
             p.op,
             p.n,
             fmt_time(p.cpu),
@@ -239,6 +284,7 @@ fn table(points: &[Point], cases: &[Case]) -> String {
             opt_time(p.gpu_resident),
             fmt_time(p.auto),
             p.auto_side,
+            opt_time(p.split),
             fmt_time(p.peer),
             p.cpu.as_secs_f64() / p.peer.as_secs_f64().max(1e-12),
             p.gpu.map_or("-".into(), |g| format!(
@@ -246,6 +292,10 @@ fn table(points: &[Point], cases: &[Case]) -> String {
                 g.as_secs_f64() / p.cpu.as_secs_f64().max(1e-12)
             )),
             auto_ratio(p),
+            p.split.map_or("-".into(), |t| format!(
+                "{:.2}",
+                t.as_secs_f64() / best_side(p).as_secs_f64().max(1e-12)
+            )),
         );
     }
     let _ = writeln!(s);
@@ -271,7 +321,7 @@ fn table(points: &[Point], cases: &[Case]) -> String {
             worst.n
         );
     }
-    let _ = writeln!(s, "\nratios: cpu/peer < 1 means tandem's CPU side beats the peer; gpu/cpu < 1 means the GPU wins; auto/best is Auto over the better side (goal <= 1.10).");
+    let _ = writeln!(s, "\nratios: cpu/peer < 1 means tandem's CPU side beats the peer; gpu/cpu < 1 means the GPU wins; auto/best is Auto over the better side (goal <= 1.10); split/best is Policy::Split over the better side (< 1 means the split wins).");
     s
 }
 
@@ -302,6 +352,7 @@ fn write_reports(
                 "gpu_s": p.gpu.map(|d| d.as_secs_f64()),
                 "gpu_resident_s": p.gpu_resident.map(|d| d.as_secs_f64()),
                 "auto_s": p.auto.as_secs_f64(), "auto_side": p.auto_side,
+                "split_s": p.split.map(|d| d.as_secs_f64()),
                 "peer_s": p.peer.as_secs_f64(),
                 "auto_over_best": auto_ratio(p),
             })

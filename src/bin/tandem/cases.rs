@@ -34,6 +34,8 @@ pub struct Case {
     pub peer: &'static str,
     /// Elements per size step (matmul: the matrix side is the square root).
     pub square: bool,
+    /// Policy::Split can divide it between GPU and CPU.
+    pub splittable: bool,
     make: fn(usize) -> Data,
     run: fn(&Context, &Resident, bool) -> Result<()>,
     peer_fn: fn(&Data),
@@ -126,6 +128,7 @@ pub fn all() -> Vec<Case> {
             op: "sum",
             peer: "rayon par_iter().sum()",
             square: false,
+            splittable: true,
             make: f32_data,
             run: |c, r, _| c.sum(pair(r).0).map(drop),
             peer_fn: |d| {
@@ -136,6 +139,7 @@ pub fn all() -> Vec<Case> {
             op: "argmax",
             peer: "rayon max_by",
             square: false,
+            splittable: true,
             make: f32_data,
             run: |c, r, _| c.argmax(pair(r).0).map(drop),
             peer_fn: |d| {
@@ -152,6 +156,7 @@ pub fn all() -> Vec<Case> {
             op: "axpy",
             peer: "rayon zip",
             square: false,
+            splittable: true,
             make: f32_data,
             run: |c, r, back| {
                 let (a, b) = pair(r);
@@ -167,6 +172,7 @@ pub fn all() -> Vec<Case> {
             op: "inclusive_scan",
             peer: "sequential scan",
             square: false,
+            splittable: false,
             make: u32_data,
             run: |c, r, back| finish(c.inclusive_scan(one_u32(r))?, back),
             peer_fn: |d| {
@@ -184,6 +190,7 @@ pub fn all() -> Vec<Case> {
             op: "sort",
             peer: "rayon par_sort_unstable",
             square: false,
+            splittable: false,
             make: u32_data,
             run: |c, r, back| finish(c.sort(one_u32(r))?, back),
             peer_fn: |d| {
@@ -196,6 +203,7 @@ pub fn all() -> Vec<Case> {
             op: "histogram",
             peer: "sequential loop",
             square: false,
+            splittable: false,
             make: f32_data,
             run: |c, r, back| finish(c.histogram(pair(r).0, 256, 0.0, 1.0)?, back),
             peer_fn: |d| {
@@ -212,6 +220,7 @@ pub fn all() -> Vec<Case> {
             op: "matmul",
             peer: "faer (rayon)",
             square: true,
+            splittable: false,
             make: mat_data,
             run: |c, r, back| match r {
                 Resident::Mat(s, a, b) => finish(c.matmul(a, b, *s, *s, *s)?, back),
@@ -232,7 +241,50 @@ pub fn all() -> Vec<Case> {
                 }
             },
         },
+        Case {
+            op: "kernel",
+            peer: "rayon par_iter map",
+            square: false,
+            splittable: true,
+            make: f32_data,
+            run: |c, r, back| {
+                let (a, b) = pair(r);
+                finish(c.map(heavy_kernel(), [a, b], [])?, back)
+            },
+            peer_fn: |d| {
+                let (a, b) = f32s(d);
+                let v: Vec<f32> = a
+                    .par_iter()
+                    .zip(b)
+                    .map(|(&x, &y)| heavy([x, y], []))
+                    .collect();
+                std::hint::black_box(v);
+            },
+        },
     ]
+}
+
+/// The compute-bound user kernel of the `kernel` case: a few transcendental
+/// functions per element, so that neither side is limited by memory.
+fn heavy([x, y]: [f32; 2], []: [f32; 0]) -> f32 {
+    use tandem::kernel::fns::*;
+    sin(cos(sin(x * y + 1.0) + x) + y) * exp(-abs(x)) + sqrt(x * x + y * y)
+}
+
+type HeavyKernel = tandem::MapKernel<f32, 2, 0, fn([f32; 2], [f32; 0]) -> f32>;
+
+fn heavy_kernel() -> &'static HeavyKernel {
+    static K: std::sync::OnceLock<HeavyKernel> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        // The same expression as `heavy`, as WGSL text; naga validates it here.
+        tandem::MapKernel::new(
+            "sin(cos(sin(x * y + 1.0) + x) + y) * exp(-abs(x)) + sqrt(x * x + y * y)",
+            ["x", "y"],
+            [],
+            heavy as fn([f32; 2], [f32; 0]) -> f32,
+        )
+        .expect("the bench kernel is valid WGSL")
+    })
 }
 
 /// Ends a run: the result in host memory (`back`), or left where it is.

@@ -1,6 +1,6 @@
 //! The `tandem` command line: `info` lists adapters and limits; `check` runs
-//! every op on each side against a sequential reference; `bench` compares the
-//! sides and the peers and writes a report.
+//! ops on each side against a sequential reference; `calibrate` measures this
+//! machine for Auto; `bench` compares the sides and the peers and writes a report.
 
 mod bench;
 mod cases;
@@ -15,7 +15,8 @@ use tandem::{Context, Policy};
 
 /// tandem: data-parallel ops on the GPU (wgpu) or the CPU (rayon).
 ///
-/// TANDEM_BACKEND=auto|cpu|gpu sets the policy; WGPU_BACKEND=vulkan|gl|metal|dx12
+/// TANDEM_BACKEND=auto|cpu|gpu|split sets the policy; TANDEM_LOG=debug prints
+/// every op's decision; TANDEM_CACHE_DIR moves the calibration profile; WGPU_BACKEND=vulkan|gl|metal|dx12
 /// restricts the adapters.
 #[derive(Parser)]
 #[command(version, about)]
@@ -28,13 +29,16 @@ struct Cli {
 enum Command {
     /// The adapters found, the one chosen, its limits and features, the CPU threads.
     Info,
-    /// Runs ops on the CPU and on the GPU and compares them with a sequential reference.
+    /// Runs ops on the CPU, the GPU and split between them, against a sequential reference.
     Check,
+    /// Measures the GPU's fixed cost, transfers and every op on both sides, and
+    /// stores the profile Auto uses in the cache folder (TANDEM_CACHE_DIR overrides).
+    Calibrate,
     /// Times every op at a range of sizes: CPU, GPU end to end, GPU with resident
     /// data, Auto, and the best peer; prints a table and writes report.md,
     /// report.json and an SVG chart per op.
     Bench {
-        /// Ops to run, comma-separated (default: all): sum, argmax, axpy, inclusive_scan, sort, histogram, matmul.
+        /// Ops to run, comma-separated (default: all): sum, argmax, axpy, inclusive_scan, sort, histogram, matmul, kernel.
         #[arg(long, value_delimiter = ',')]
         ops: Vec<String>,
         /// Sizes as powers of two, comma-separated (matmul: elements of one square matrix, capped at 2^20).
@@ -46,6 +50,9 @@ enum Command {
         /// Where the report goes.
         #[arg(long, default_value = "target/tandem-report")]
         out: PathBuf,
+        /// Do not calibrate first when this machine has no profile.
+        #[arg(long)]
+        no_calibrate: bool,
     },
 }
 
@@ -54,11 +61,13 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Info) {
         Command::Info => info(),
         Command::Check => check(),
+        Command::Calibrate => calibrate(),
         Command::Bench {
             ops,
             sizes,
             min_time_ms,
             out,
+            no_calibrate,
         } => {
             if sizes.iter().any(|&s| s > 30) {
                 Err("sizes are powers of two up to 30".to_string())
@@ -68,6 +77,7 @@ fn main() -> ExitCode {
                     sizes,
                     min_time: Duration::from_millis(min_time_ms),
                     out,
+                    calibrate: !no_calibrate,
                 })
             }
         }
@@ -121,6 +131,59 @@ fn info() -> Result<(), String> {
                 .unwrap_or_else(|| "Policy::Cpu".into())
         ),
     }
+    println!("Auto's profile: {}", ctx.profile_status());
+    Ok(())
+}
+
+fn calibrate() -> Result<(), String> {
+    let ctx = Context::builder()
+        .policy(Policy::Auto)
+        .without_profile()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let Some(g) = ctx.gpu_info() else {
+        return Err(format!(
+            "no GPU to calibrate ({}); Auto runs everything on the CPU",
+            ctx.gpu_unavailable_reason().unwrap_or_default()
+        ));
+    };
+    println!(
+        "calibrating {} [{}] with {} CPU threads",
+        g.name,
+        g.backend,
+        tandem::cpu::threads()
+    );
+    let t = std::time::Instant::now();
+    let (p, path) = ctx
+        .calibrate_with(&mut |step| println!("  measuring {step}"))
+        .map_err(|e| e.to_string())?;
+    println!("done in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "GPU fixed cost {:.1} us; upload {:.2} GB/s (+{:.1} us); readback {:.2} GB/s (+{:.1} us)",
+        p.gpu_fixed_s * 1e6,
+        p.upload.bytes_per_s / 1e9,
+        p.upload.fixed_s * 1e6,
+        p.readback.bytes_per_s / 1e9,
+        p.readback.fixed_s * 1e6
+    );
+    println!(
+        "{:<15} {:>12} {:>14} {:>14}",
+        "op", "work", "cpu", "gpu resident"
+    );
+    for (op, c) in &p.ops {
+        for (cp, gp) in c.cpu.points.iter().zip(&c.gpu.points) {
+            println!(
+                "{op:<15} {:>12} {:>11.1} us {:>11.1} us",
+                cp[0],
+                cp[1] * 1e6,
+                gp[1] * 1e6
+            );
+        }
+    }
+    match path {
+        Some(p) => println!("profile saved to {}", p.display()),
+        None => println!("no cache folder: the profile was not saved; set TANDEM_CACHE_DIR"),
+    }
     Ok(())
 }
 
@@ -129,6 +192,7 @@ fn check() -> Result<(), String> {
     let mut sides = vec![("cpu", ctx.with_policy(Policy::Cpu))];
     if ctx.has_gpu() {
         sides.push(("gpu", ctx.with_policy(Policy::Gpu)));
+        sides.push(("split", ctx.with_policy(Policy::Split)));
     } else {
         println!("no GPU: checking the CPU side only");
     }

@@ -101,11 +101,8 @@ fn work_with_mask<T: Element>(
     x: &Buffer<T>,
     mask: &Buffer<u32>,
 ) -> Work {
-    let mut w = work(ctx, op, &gpu::COMPACT, &[x]);
-    w.inputs_on_host &= mask.on_host();
-    if let Some(g) = ctx.gpu_for(ctx.policy()) {
-        w.inputs_on_device &= mask.on_device(&g);
-    }
+    let mut w = work(ctx, op, &gpu::COMPACT, &[x]).output::<T>(x.len());
+    w.input(ctx.gpu_for(ctx.policy()).as_deref(), mask);
     w
 }
 
@@ -157,7 +154,7 @@ impl Context {
         value: T,
     ) -> Result<Buffer<T>> {
         let op = "compact_if";
-        let w = work(self, op, &gpu::COMPACT, &[x]);
+        let w = work(self, op, &gpu::COMPACT, &[x]).output::<T>(x.len());
         dispatch::run(
             self,
             w,

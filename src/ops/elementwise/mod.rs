@@ -22,11 +22,14 @@ impl Context {
         a: &Buffer<T>,
         b: &Buffer<T>,
         alpha: T,
-        cpu_fn: impl FnOnce(&[T], &[T]) -> Vec<T>,
+        cpu_fn: impl Fn(&[T], &[T]) -> Vec<T> + Sync,
     ) -> Result<Buffer<T>> {
         a.same_len(b, op)?;
-        let w = work(self, op, &gpu::ELEMENTWISE, &[a, b]);
-        dispatch::run(
+        let w = work(self, op, &gpu::ELEMENTWISE, &[a, b])
+            .output::<T>(a.len())
+            .splittable();
+        let cpu_fn = &cpu_fn;
+        dispatch::run_split(
             self,
             w,
             || Ok(Buffer::from_host(cpu_fn(&a.host()?, &b.host()?))),
@@ -40,6 +43,17 @@ impl Context {
                         gpu: g.clone(),
                     },
                 ))
+            },
+            |g, cut| {
+                let (ha, hb) = (a.host()?, b.host()?);
+                dispatch::split_elementwise(
+                    g,
+                    op,
+                    &[&ha, &hb],
+                    cut,
+                    |d| gpu::binary(g, op, entry, &d[0], &d[1], cut, alpha),
+                    |t| cpu_fn(t[0], t[1]),
+                )
             },
         )
     }
@@ -82,8 +96,10 @@ impl Context {
     /// GPU errors under Policy::Gpu.
     pub fn scale<T: Element>(&self, x: &Buffer<T>, alpha: T) -> Result<Buffer<T>> {
         let op = "scale";
-        let w = work(self, op, &gpu::ELEMENTWISE, &[x]);
-        dispatch::run(
+        let w = work(self, op, &gpu::ELEMENTWISE, &[x])
+            .output::<T>(x.len())
+            .splittable();
+        dispatch::run_split(
             self,
             w,
             || Ok(Buffer::from_host(cpu::scale(&x.host()?, alpha))),
@@ -97,6 +113,17 @@ impl Context {
                         gpu: g.clone(),
                     },
                 ))
+            },
+            |g, cut| {
+                let hx = x.host()?;
+                dispatch::split_elementwise(
+                    g,
+                    op,
+                    &[&hx],
+                    cut,
+                    |d| gpu::binary(g, op, "scale", &d[0], &d[0], cut, alpha),
+                    |t| cpu::scale(t[0], alpha),
+                )
             },
         )
     }

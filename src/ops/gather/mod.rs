@@ -64,16 +64,16 @@ impl Context {
         if n > 0 && src.is_empty() {
             return Err(empty_source(op, n));
         }
-        let mut w = work(self, op, &gpu::GATHER, &[src]);
+        let mut w = work(self, op, &gpu::GATHER, &[src]).output::<T>(n);
         w.len = n;
-        if let Some(g) = self.gpu_for(self.policy()) {
-            w.inputs_on_device &= idx.on_device(&g);
+        let g = self.gpu_for(self.policy());
+        w.input(g.as_deref(), idx);
+        if let Some(g) = g {
             w.gpu_supported &= (n as u64) < u32::MAX as u64;
-            if self.policy() == Policy::Auto {
+            if self.policy() != Policy::Gpu {
                 w.gpu_supported &= gpu::fits::<T>(&g, src.len());
             }
         }
-        w.inputs_on_host &= idx.on_host();
         dispatch::run(
             self,
             w,
@@ -128,15 +128,15 @@ impl Context {
         if dst.is_empty() {
             return Err(empty_source(op, n));
         }
-        let mut w = work(self, op, &gpu::SCATTER, &[src, &*dst]);
+        let mut w = work(self, op, &gpu::SCATTER, &[src, &*dst]).output::<T>(dst.len());
         w.len = n;
-        if let Some(g) = self.gpu_for(self.policy()) {
-            w.inputs_on_device &= idx.on_device(&g);
-            if self.policy() == Policy::Auto {
+        let g = self.gpu_for(self.policy());
+        w.input(g.as_deref(), idx);
+        if let Some(g) = g {
+            if self.policy() != Policy::Gpu {
                 w.gpu_supported &= gpu::fits::<T>(&g, dst.len());
             }
         }
-        w.inputs_on_host &= idx.on_host();
         let d = &*dst;
         let written = dispatch::run(
             self,

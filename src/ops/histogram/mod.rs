@@ -70,9 +70,9 @@ impl Context {
     ) -> Result<Buffer<u32>> {
         let op = "histogram";
         let plan = cpu::plan(bins, lo, hi)?;
-        let mut w = work(self, op, &gpu::HISTOGRAM, &[x]);
-        if self.policy() == Policy::Auto {
-            if let Some(g) = self.gpu_for(Policy::Auto) {
+        let mut w = work(self, op, &gpu::HISTOGRAM, &[x]).output::<u32>(bins);
+        if self.policy() != Policy::Gpu {
+            if let Some(g) = self.gpu_for(self.policy()) {
                 w.gpu_supported &= gpu::fits(&g, bins);
             }
         }

@@ -86,7 +86,7 @@ impl Context {
         // The work is the multiply-adds; zero when any dimension is zero, which the
         // dispatcher answers on the host.
         let madds = mn.saturating_mul(k);
-        let mut w: Work = work(self, op, &gpu::MATMUL, &[a, b]);
+        let mut w: Work = work(self, op, &gpu::MATMUL, &[a, b]).output::<f32>(mn);
         w.len = madds;
         if let Some(g) = self.gpu_for(self.policy()) {
             w.gpu_supported = g.supports_scalar(crate::element::ScalarType::F32);
@@ -137,7 +137,7 @@ impl Context {
         let op = "transpose";
         let len = checked_dims(op, rows, cols, "the shape rows x cols")?;
         shape_len(op, a, len)?;
-        let w = work(self, op, &gpu::TRANSPOSE, &[a]);
+        let w = work(self, op, &gpu::TRANSPOSE, &[a]).output::<f32>(a.len());
         dispatch::run(
             self,
             w,

@@ -28,12 +28,24 @@ impl Context {
     /// # Errors
     /// GPU errors under Policy::Gpu; [`crate::Error::DeviceLost`] if `x` lived only on a lost GPU.
     pub fn sum<T: Element>(&self, x: &Buffer<T>) -> Result<T> {
-        let w = work(self, "sum", &gpu::REDUCE, &[x]);
-        dispatch::run(
+        let w = work(self, "sum", &gpu::REDUCE, &[x]).splittable();
+        dispatch::run_split(
             self,
             w,
             || Ok(cpu::sum(&x.host()?)),
             |g| gpu::sum(g, &x.device(g, "sum")?, x.len()),
+            |g, cut| {
+                let h = x.host()?;
+                let (a, b) = dispatch::split_parts(
+                    g,
+                    "sum",
+                    &[&h],
+                    cut,
+                    |d| gpu::sum::<T>(g, &d[0], cut),
+                    |t| Ok(cpu::sum(t[0])),
+                )?;
+                Ok(a.add(b))
+            },
         )
     }
 
@@ -43,12 +55,67 @@ impl Context {
     /// [`crate::Error::LengthMismatch`] when the lengths differ; otherwise as [`Context::sum`].
     pub fn dot<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<T> {
         a.same_len(b, "dot")?;
-        let w = work(self, "dot", &gpu::REDUCE, &[a, b]);
-        dispatch::run(
+        let w = work(self, "dot", &gpu::REDUCE, &[a, b]).splittable();
+        dispatch::run_split(
             self,
             w,
             || Ok(cpu::dot(&a.host()?, &b.host()?)),
             |g| gpu::dot(g, &a.device(g, "dot")?, &b.device(g, "dot")?, a.len()),
+            |g, cut| {
+                let (ha, hb) = (a.host()?, b.host()?);
+                let (p, q) = dispatch::split_parts(
+                    g,
+                    "dot",
+                    &[&ha, &hb],
+                    cut,
+                    |d| gpu::dot::<T>(g, &d[0], &d[1], cut),
+                    |t| Ok(cpu::dot(t[0], t[1])),
+                )?;
+                Ok(p.add(q))
+            },
+        )
+    }
+
+    /// The index of the first smallest (or, with `max`, largest) element of a
+    /// non-empty `x`, from whichever side the dispatcher picks; `cpu` is the
+    /// CPU twin for the whole input.
+    fn best_index<T: Element, R>(
+        &self,
+        op: &'static str,
+        max: bool,
+        x: &Buffer<T>,
+        cpu: impl FnOnce(&[T]) -> R,
+        from_gpu: impl Fn(u32, u32) -> R,
+        from_index: impl FnOnce(&[T], usize) -> R,
+    ) -> Result<R> {
+        let w = work(self, op, &gpu::REDUCE_ORDER, &[x]).splittable();
+        let pick = move |h: &[T]| if max { cpu::argmax(h) } else { cpu::argmin(h) };
+        dispatch::run_split(
+            self,
+            w,
+            || Ok(cpu(&x.host()?)),
+            |g| {
+                let (k, i) = gpu::best::<T>(g, op, max, &x.device(g, op)?, x.len())?;
+                Ok(from_gpu(k, i))
+            },
+            |g, cut| {
+                let h = x.host()?;
+                let (gi, ci) = dispatch::split_parts(
+                    g,
+                    op,
+                    &[&h],
+                    cut,
+                    |d| Ok(gpu::best::<T>(g, op, max, &d[0], cut)?.1 as usize),
+                    |t| Ok(pick(t[0]).map_or(0, |i| i + cut)),
+                )?;
+                // Ties go to the first index: the GPU's part comes first.
+                let i = if pick(&[h[gi], h[ci]]) == Some(1) {
+                    ci
+                } else {
+                    gi
+                };
+                Ok(from_index(&h, i))
+            },
         )
     }
 
@@ -57,15 +124,14 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn min<T: Element>(&self, x: &Buffer<T>) -> Result<Option<T>> {
-        let w = work(self, "min", &gpu::REDUCE_ORDER, &[x]);
-        dispatch::run(
-            self,
-            w,
-            || Ok(cpu::min(&x.host()?)),
-            |g| {
-                let (k, _) = gpu::best::<T>(g, "min", false, &x.device(g, "min")?, x.len())?;
-                Ok(Some(T::from_key(T::key_from_u32(k))))
-            },
+        self.best_index(
+            "min",
+            false,
+            x,
+            cpu::min,
+            |k, _| Some(T::from_key(T::key_from_u32(k))),
+            // Through the twin, so that an all-NaN input gives the same NaN.
+            |h, i| cpu::min(&h[i..=i]),
         )
     }
 
@@ -74,15 +140,13 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn max<T: Element>(&self, x: &Buffer<T>) -> Result<Option<T>> {
-        let w = work(self, "max", &gpu::REDUCE_ORDER, &[x]);
-        dispatch::run(
-            self,
-            w,
-            || Ok(cpu::max(&x.host()?)),
-            |g| {
-                let (k, _) = gpu::best::<T>(g, "max", true, &x.device(g, "max")?, x.len())?;
-                Ok(Some(T::from_key(T::key_from_u32(!k))))
-            },
+        self.best_index(
+            "max",
+            true,
+            x,
+            cpu::max,
+            |k, _| Some(T::from_key(T::key_from_u32(!k))),
+            |h, i| cpu::max(&h[i..=i]),
         )
     }
 
@@ -91,17 +155,13 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn argmin<T: Element>(&self, x: &Buffer<T>) -> Result<Option<usize>> {
-        let w = work(self, "argmin", &gpu::REDUCE_ORDER, &[x]);
-        dispatch::run(
-            self,
-            w,
-            || Ok(cpu::argmin(&x.host()?)),
-            |g| {
-                Ok(Some(
-                    gpu::best::<T>(g, "argmin", false, &x.device(g, "argmin")?, x.len())?.1
-                        as usize,
-                ))
-            },
+        self.best_index(
+            "argmin",
+            false,
+            x,
+            cpu::argmin,
+            |_, i| Some(i as usize),
+            |_, i| Some(i),
         )
     }
 
@@ -110,16 +170,13 @@ impl Context {
     /// # Errors
     /// As [`Context::sum`].
     pub fn argmax<T: Element>(&self, x: &Buffer<T>) -> Result<Option<usize>> {
-        let w = work(self, "argmax", &gpu::REDUCE_ORDER, &[x]);
-        dispatch::run(
-            self,
-            w,
-            || Ok(cpu::argmax(&x.host()?)),
-            |g| {
-                Ok(Some(
-                    gpu::best::<T>(g, "argmax", true, &x.device(g, "argmax")?, x.len())?.1 as usize,
-                ))
-            },
+        self.best_index(
+            "argmax",
+            true,
+            x,
+            cpu::argmax,
+            |_, i| Some(i as usize),
+            |_, i| Some(i),
         )
     }
 }

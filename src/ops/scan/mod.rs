@@ -38,7 +38,7 @@ impl Context {
         x: &Buffer<T>,
         exclusive: bool,
     ) -> Result<Buffer<T>> {
-        let w = work(self, op, &gpu::SCAN, &[x]);
+        let w = work(self, op, &gpu::SCAN, &[x]).output::<T>(x.len());
         dispatch::run(
             self,
             w,

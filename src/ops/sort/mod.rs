@@ -37,7 +37,7 @@ impl Context {
     /// [`crate::Error::DeviceLost`] if `keys` lived only on a lost GPU.
     pub fn sort<T: Element>(&self, keys: &Buffer<T>) -> Result<Buffer<T>> {
         let op = "sort";
-        let w = work(self, op, &gpu::SORT_RADIX, &[keys]);
+        let w = work(self, op, &gpu::SORT_RADIX, &[keys]).output::<T>(keys.len());
         let n = keys.len();
         dispatch::run(
             self,
@@ -70,13 +70,11 @@ impl Context {
     ) -> Result<(Buffer<K>, Buffer<V>)> {
         let op = "sort_by_key";
         keys.same_len(values, op)?;
-        let mut w = work(self, op, &gpu::SORT_RADIX, &[keys]);
+        let mut w = work(self, op, &gpu::SORT_RADIX, &[keys]).output::<K>(keys.len());
         // The GPU moves values as 32-bit words; they count for residency too.
         w.gpu_supported &= std::mem::size_of::<V>() == 4;
-        w.inputs_on_host &= values.on_host();
-        if let Some(g) = self.gpu_for(self.policy()) {
-            w.inputs_on_device &= values.on_device(&g);
-        }
+        w.input(self.gpu_for(self.policy()).as_deref(), values);
+        w.out_bytes *= 2;
         let n = keys.len();
         dispatch::run(
             self,
