@@ -62,6 +62,16 @@ fn synthetic(cpu_ns: f64, gpu_ns: f64, fixed_us: f64) -> Profile {
     }
 }
 
+/// A private Auto context that tries the GPU first for every call.
+fn gpu_first_auto() -> Context {
+    Context::builder()
+        .policy(Policy::Auto)
+        .gpu_crossover(0)
+        .without_profile()
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn calibration_writes_a_profile_that_new_contexts_load() {
     if common::gpu().is_none() {
@@ -362,12 +372,7 @@ fn an_out_of_memory_is_retried_after_freeing_caches_then_falls_back() {
     if common::gpu().is_none() {
         return;
     }
-    let auto = Context::builder()
-        .policy(Policy::Auto)
-        .gpu_crossover(0)
-        .without_profile()
-        .build()
-        .unwrap();
+    let auto = gpu_first_auto();
     let xs: Vec<u32> = (0..100_000).collect();
     let want = xs.iter().fold(0u32, |a, &v| a.wrapping_add(v));
     let x = auto.upload(&xs).unwrap();
@@ -405,12 +410,7 @@ fn a_timeout_reruns_on_the_cpu_under_auto_and_is_typed_under_gpu() {
     if common::gpu().is_none() {
         return;
     }
-    let auto = Context::builder()
-        .policy(Policy::Auto)
-        .gpu_crossover(0)
-        .without_profile()
-        .build()
-        .unwrap();
+    let auto = gpu_first_auto();
     let xs: Vec<f32> = (0..50_000).map(|i| (i % 17) as f32).collect();
     let x = auto.upload(&xs).unwrap();
     auto.simulate_gpu_fault(SimulatedFault::Timeout, 1);

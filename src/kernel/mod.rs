@@ -157,6 +157,11 @@ where
     }
 }
 
+/// The host copies of a kernel's inputs (read back where needed).
+fn host_copies<T: Element>(inputs: &[&Buffer<T>]) -> Result<Vec<std::sync::Arc<Vec<T>>>> {
+    inputs.iter().map(|b| b.host()).collect()
+}
+
 fn check_lengths<T: Element, const N: usize>(
     op: &'static str,
     inputs: &[&Buffer<T>; N],
@@ -240,10 +245,7 @@ impl Context {
             self,
             w,
             || {
-                let hosts = inputs
-                    .iter()
-                    .map(|b| b.host())
-                    .collect::<Result<Vec<_>>>()?;
+                let hosts = host_copies(&inputs)?;
                 let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
                 Ok(Buffer::from_host(map_cpu(&kernel.f, ins, params)))
             },
@@ -270,10 +272,7 @@ impl Context {
                 ))
             },
             |g, cut| {
-                let hosts = inputs
-                    .iter()
-                    .map(|b| b.host())
-                    .collect::<Result<Vec<_>>>()?;
+                let hosts = host_copies(&inputs)?;
                 let slices: Vec<&[T]> = hosts.iter().map(|h| h.as_slice()).collect();
                 dispatch::split_elementwise(
                     g,
@@ -319,10 +318,7 @@ impl Context {
             self,
             w,
             || {
-                let hosts = inputs
-                    .iter()
-                    .map(|b| b.host())
-                    .collect::<Result<Vec<_>>>()?;
+                let hosts = host_copies(&inputs)?;
                 let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
                 Ok(map_sum_cpu(&kernel.f, ins, params))
             },
@@ -342,10 +338,7 @@ impl Context {
                 )
             },
             |g, cut| {
-                let hosts = inputs
-                    .iter()
-                    .map(|b| b.host())
-                    .collect::<Result<Vec<_>>>()?;
+                let hosts = host_copies(&inputs)?;
                 let slices: Vec<&[T]> = hosts.iter().map(|h| h.as_slice()).collect();
                 let (a, b) = dispatch::split_parts(
                     g,
