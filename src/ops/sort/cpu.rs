@@ -226,17 +226,36 @@ where
     false
 }
 
+/// `n` zeroed elements straight from the allocator: large blocks come as fresh
+/// zero pages, first touched by the parallel scatter that fills them, instead of
+/// a sequential fill here.
+fn zeroed_vec<I: Copy + bytemuck::Zeroable>(n: usize) -> Vec<I> {
+    if n == 0 || std::mem::size_of::<I>() == 0 {
+        return vec![I::zeroed(); n];
+    }
+    let layout = std::alloc::Layout::array::<I>(n).expect("sort scratch too large");
+    // SAFETY: `layout` has a nonzero size (n > 0 and I is not zero-sized).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<I>();
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `p` comes from the global allocator with the layout of `n` I's
+    // (so capacity `n`), and all-zero bytes are a valid `I` (`Zeroable`), so all
+    // `n` elements are initialised.
+    unsafe { Vec::from_raw_parts(p, n, n) }
+}
+
 /// Sorts `items` (stable) by `key`, a total-order key of `key_bytes` bytes.
 fn sort_items<I, K>(mut items: Vec<I>, key_bytes: usize, key: K) -> Vec<I>
 where
-    I: Copy + Send + Sync,
+    I: Copy + Send + Sync + bytemuck::Zeroable,
     K: Fn(I) -> u64 + Sync + Send,
 {
     if items.len() < SMALL {
         items.sort_by_key(|&x| key(x));
         return items;
     }
-    let mut scratch = vec![items[0]; items.len()];
+    let mut scratch = zeroed_vec(items.len());
     if msd(&mut items, &mut scratch, key_bytes - 1, &key) {
         scratch
     } else {
@@ -247,7 +266,16 @@ where
 /// `x` sorted ascending: integers by value, floats by IEEE total order
 /// (`f32::total_cmp`: -NaN < -inf < ... < -0 < +0 < ... < +inf < NaN).
 pub fn sort<T: Element>(x: &[T]) -> Vec<T> {
-    sort_items(x.to_vec(), T::SCALAR.size(), total_key::<T>)
+    let items = if x.len() < PAR_MIN {
+        x.to_vec()
+    } else {
+        crate::cpu::collect_pieces(x.len(), |start, piece| {
+            for (o, &v) in piece.iter_mut().zip(&x[start..]) {
+                o.write(v);
+            }
+        })
+    };
+    sort_items(items, T::SCALAR.size(), total_key::<T>)
 }
 
 /// `keys` sorted as [`sort`] does, and `values` permuted the same way; stable
