@@ -2,12 +2,14 @@
 //!
 //! The input is cut into fixed [`SCAN_CHUNK`]-element chunks, handed to the
 //! threads in order. A thread sums its chunk (32 accumulators, so the loop
-//! vectorises; this also brings the chunk into cache), waits for the previous
-//! chunk's inclusive prefix, publishes its own (prefix + sum), then rescans the
-//! chunk from that offset, reading it from cache. The chunk offsets are thus
-//! formed strictly in chunk order, as a sequential scan of the chunk sums, and
-//! chunk bounds are fixed: float results do not depend on the thread count. The
-//! whole scan is one streaming pass over memory, as a copy is.
+//! vectorises; this also brings the chunk into cache) and publishes the sum,
+//! takes the previous chunk's inclusive prefix (after a short spin it forms it
+//! itself from the published sums, so no thread waits on a descheduled one),
+//! publishes its own (prefix + sum), then rescans the chunk from that offset,
+//! reading it from cache. Every chunk prefix is `prefix(j - 1) + sum(j)`, as in a
+//! sequential scan of the chunk sums, and chunk bounds are fixed: float results
+//! do not depend on the thread count or on timing. The whole scan is one
+//! streaming pass over memory, as a copy is.
 //!
 //! 32-bit integers rescan 8 lanes at a time with AVX2 where the CPU has it (an
 //! in-register log-step prefix; wrapping addition gives the same bits in any
@@ -15,7 +17,7 @@
 //! stores. Floats rescan element by element, in order.
 //! Below [`PAR_MIN`] elements the scan is one sequential pass.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -159,12 +161,19 @@ pub const STREAM_MIN: usize = 1 << 23;
 /// stays in its core's cache between its two reads).
 pub const SCAN_CHUNK: usize = 1 << 14;
 
-/// The running total between chunks: `done` chunks have their inclusive prefix
-/// known, and `carry` holds the last of them (as bits).
-struct Chain {
-    done: AtomicUsize,
-    carry: AtomicU64,
+/// What each chunk has published: its sum (`AGG`) and its inclusive prefix
+/// (`PREFIX`), as bits, each behind a flag set with release ordering.
+struct Chain<'a, T> {
+    x: &'a [T],
+    state: Vec<AtomicU8>,
+    agg: Vec<AtomicU64>,
+    prefix: Vec<AtomicU64>,
 }
+
+const AGG: u8 = 1;
+const PREFIX: u8 = 2;
+/// Spins on the previous chunk before a thread computes its prefix itself.
+const PATIENCE: u32 = 2048;
 
 fn to_bits<T: Element>(v: T) -> u64 {
     match std::mem::size_of::<T>() {
@@ -180,37 +189,81 @@ fn from_bits<T: Element>(b: u64) -> T {
     }
 }
 
-impl Chain {
-    /// Waits until chunk `i`'s offset is known (chunks before it are held by
-    /// running threads, so this always ends), then returns it.
-    fn offset<T: Element>(&self, i: usize) -> T {
-        let mut spins = 0u32;
-        while self.done.load(Ordering::Acquire) != i {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                // The thread holding chunk i - 1 may have been descheduled.
-                std::thread::yield_now();
-            }
+impl<'a, T: Element> Chain<'a, T> {
+    fn new(x: &'a [T]) -> Self {
+        let chunks = x.len().div_ceil(SCAN_CHUNK);
+        Chain {
+            x,
+            state: (0..chunks).map(|_| AtomicU8::new(0)).collect(),
+            agg: (0..chunks).map(|_| AtomicU64::new(0)).collect(),
+            prefix: (0..chunks).map(|_| AtomicU64::new(0)).collect(),
         }
-        from_bits(self.carry.load(Ordering::Relaxed))
     }
 
-    /// Publishes the inclusive prefix of chunk `i` (after [`Chain::offset`] for `i`).
-    fn publish<T: Element>(&self, i: usize, prefix: T) {
-        self.carry.store(to_bits(prefix), Ordering::Relaxed);
-        self.done.store(i + 1, Ordering::Release);
+    fn publish(&self, i: usize, what: u8, v: T) {
+        let slot = if what == AGG { &self.agg } else { &self.prefix };
+        slot[i].store(to_bits(v), Ordering::Relaxed);
+        self.state[i].fetch_or(what, Ordering::Release);
+    }
+
+    fn get(&self, i: usize, what: u8) -> Option<T> {
+        let slot = if what == AGG { &self.agg } else { &self.prefix };
+        (self.state[i].load(Ordering::Acquire) & what != 0)
+            .then(|| from_bits(slot[i].load(Ordering::Relaxed)))
+    }
+
+    /// The offset of chunk `i`: the inclusive prefix of chunk `i - 1`.
+    ///
+    /// Normally the previous chunk publishes it moments later; after a short
+    /// spin, this thread forms it itself from the nearest published prefix,
+    /// adding the sums of the chunks after it (summing a chunk itself where its
+    /// sum is not published yet) and publishing each prefix on the way. Every
+    /// prefix is `prefix(j - 1) + sum(j)` whoever forms it, so the values, and
+    /// float results, are the same as a sequential scan of the chunk sums; and no
+    /// thread ever waits on one that is not running.
+    fn offset(&self, i: usize) -> T {
+        let Some(prev) = i.checked_sub(1) else {
+            return T::zero();
+        };
+        for _ in 0..PATIENCE {
+            if let Some(p) = self.get(prev, PREFIX) {
+                return p;
+            }
+            std::hint::spin_loop();
+        }
+        let mut start = i;
+        let mut off = T::zero();
+        while let Some(j) = start.checked_sub(1) {
+            if let Some(p) = self.get(j, PREFIX) {
+                off = p;
+                break;
+            }
+            start = j;
+        }
+        for j in start..i {
+            if let Some(p) = self.get(j, PREFIX) {
+                off = p;
+                continue;
+            }
+            let s = self.get(j, AGG).unwrap_or_else(|| {
+                let end = ((j + 1) * SCAN_CHUNK).min(self.x.len());
+                sum_seq(&self.x[j * SCAN_CHUNK..end])
+            });
+            off = off.add(s);
+            self.publish(j, PREFIX, off);
+        }
+        off
     }
 }
 
 /// Writes the scan of `x` into `out` (equal lengths).
 ///
 /// One streaming pass: each thread takes the next chunk in order, sums it
-/// (which brings it into cache), waits for the previous chunk's inclusive prefix,
-/// publishes its own, then scans the chunk from that offset, reading it from
-/// cache. The offsets are formed in chunk order, exactly as a sequential scan of
-/// the chunk sums would, so float results do not depend on the thread count.
+/// (which brings it into cache) and publishes the sum, gets the previous chunk's
+/// inclusive prefix (see `Chain::offset`), publishes its own, then scans the
+/// chunk from that offset, reading it from cache. The prefixes are formed in
+/// chunk order, exactly as a sequential scan of the chunk sums would, so float
+/// results do not depend on the thread count or on timing.
 ///
 /// # Panics
 /// When `x` and `out` differ in length.
@@ -225,12 +278,8 @@ fn scan_par<T: Element>(x: &[T], out: &mut [T], exclusive: bool, stream: bool) {
         scan_chunk_any(x, out, T::zero(), exclusive, false);
         return;
     }
-    let chain = Chain {
-        done: AtomicUsize::new(0),
-        carry: AtomicU64::new(to_bits(T::zero())),
-    };
-    // Chunks are handed out in order under the lock (one lock per 64 KiB), so a
-    // thread only ever waits for chunks that running threads hold.
+    let chain = Chain::new(x);
+    // Chunks are handed out in order under the lock (one lock per 64 KiB).
     let next = Mutex::new(
         out.chunks_mut(SCAN_CHUNK)
             .zip(x.chunks(SCAN_CHUNK))
@@ -242,8 +291,9 @@ fn scan_par<T: Element>(x: &[T], out: &mut [T], exclusive: bool, stream: bool) {
             return;
         };
         let s = sum_seq(c);
-        let off: T = chain.offset(i);
-        chain.publish(i, off.add(s));
+        chain.publish(i, AGG, s);
+        let off = chain.offset(i);
+        chain.publish(i, PREFIX, off.add(s));
         scan_chunk_any(c, o, off, exclusive, stream);
     });
 }
@@ -266,6 +316,35 @@ pub fn exclusive_scan<T: Element>(x: &[T]) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A thread that finds its predecessors unpublished forms their prefixes
+    /// itself, with the same additions in the same order (bit-identical floats).
+    #[test]
+    fn helped_offsets_match_the_sequential_chain() {
+        let n = 7 * SCAN_CHUNK + 123;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.3)
+            .collect();
+        let sums: Vec<f32> = x.chunks(SCAN_CHUNK).map(sum_seq).collect();
+        let mut want = vec![0f32; sums.len() + 1];
+        for (j, &s) in sums.iter().enumerate() {
+            want[j + 1] = want[j].add(s);
+        }
+        // Nothing published: chunk 5 forms prefixes 0..=4 itself.
+        let chain = Chain::new(&x[..]);
+        assert_eq!(chain.offset(5).to_bits(), want[5].to_bits());
+        assert_eq!(
+            chain.get(2, PREFIX).map(f32::to_bits),
+            Some(want[3].to_bits())
+        );
+        // Some sums published, one prefix in the middle.
+        let chain = Chain::new(&x[..]);
+        chain.publish(1, AGG, sums[1]);
+        chain.publish(3, PREFIX, want[4]);
+        chain.publish(4, AGG, sums[4]);
+        assert_eq!(chain.offset(7).to_bits(), want[7].to_bits());
+        assert_eq!(chain.offset(0).to_bits(), 0f32.to_bits());
+    }
 
     /// The streaming (non-temporal) path, on an output that starts off a 32-byte
     /// boundary, with a length that is not a multiple of the chunk or of 8 lanes.
