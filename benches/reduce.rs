@@ -4,7 +4,9 @@
 //! - `sum_f32/<n>`: tandem CPU, tandem GPU end to end (a fresh upload each
 //!   iteration, the result read back inside the timed region), tandem GPU with the
 //!   data already resident, `iter().sum()`, rayon `par_iter().sum()`, and a plain
-//!   rayon read of the same bytes (an XOR of the bits: the memory-bandwidth ceiling).
+//!   rayon read of the same bytes (an XOR of the bits: the memory-bandwidth ceiling),
+//!   compiled for the x86-64 baseline (SSE2) and, where the CPU has it, for AVX2
+//!   (`rayon_plain_read_avx2`: tandem's sum picks AVX2 at run time).
 //! - `dispatch_overhead`: a 1-element sum under Auto, under Policy::Cpu, and the
 //!   CPU twin called directly on the slice.
 //!
@@ -29,6 +31,31 @@ fn rayon_read(x: &[f32]) -> u32 {
     x.par_chunks(1 << 16)
         .map(|c| c.iter().fold(0u32, |a, v| a ^ v.to_bits()))
         .reduce(|| 0, |a, b| a ^ b)
+}
+
+/// The XOR of one piece, compiled for AVX2 (tandem's sum picks AVX2 at run time;
+/// `rayon_read` above is compiled for the x86-64 baseline, SSE2).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn xor_avx2(c: &[f32]) -> u32 {
+    c.iter().fold(0u32, |a, v| a ^ v.to_bits())
+}
+
+/// [`rayon_read`] with AVX2 loads; None where the CPU lacks AVX2.
+fn rayon_read_avx2(x: &[f32]) -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Some(
+                x.par_chunks(1 << 16)
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    .map(|c| unsafe { xor_avx2(c) })
+                    .reduce(|| 0, |a, b| a ^ b),
+            );
+        }
+    }
+    let _ = x;
+    None
 }
 
 fn sum_f32(c: &mut Criterion) {
@@ -94,6 +121,13 @@ fn sum_f32(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("rayon_plain_read", n), &data, |b, d| {
             b.iter(|| rayon_read(black_box(d)))
         });
+        if rayon_read_avx2(&data[..1]).is_some() {
+            group.bench_with_input(
+                BenchmarkId::new("rayon_plain_read_avx2", n),
+                &data,
+                |b, d| b.iter(|| rayon_read_avx2(black_box(d))),
+            );
+        }
     }
     group.finish();
 }

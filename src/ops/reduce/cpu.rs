@@ -7,7 +7,7 @@
 //! ignored, `-0 < +0`, ties go to the first index.
 
 use crate::cpu::{map_chunks, map_chunks2};
-use crate::element::Element;
+use crate::element::{Element, ScalarType};
 
 /// 32 lanes: with 4-wide SSE2 (the x86-64 baseline) that is 8 vector adds in
 /// flight, enough to cover the add latency at two adds per cycle. (Criterion showed
@@ -29,18 +29,117 @@ fn fold_lanes<T: Element>(mut acc: [T; LANES]) -> T {
 
 /// Sequential sum of one slice with 32 accumulators.
 pub fn sum_seq<T: Element>(x: &[T]) -> T {
+    let body = x.len() - x.len() % LANES;
+    let acc = sum_lanes(&x[..body]);
+    let mut tail = T::zero();
+    for &v in &x[body..] {
+        tail = tail.add(v);
+    }
+    fold_lanes(acc).add(tail)
+}
+
+/// The 32 lane sums of `x` (a whole number of 32-element rows): lane `i` sums
+/// elements `i`, `i + 32`, ... in order, from +0. With AVX2 where the CPU has it
+/// (4 or 8 vectors holding the same 32 lanes, so the same additions in the same
+/// order: bit-identical), portable code elsewhere.
+#[inline]
+fn sum_lanes<T: Element>(x: &[T]) -> [T; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY (all three): the CPU supports AVX2 (checked just above).
+            match T::SCALAR {
+                ScalarType::F32 => {
+                    return bytemuck::cast(unsafe { avx2::lanes_f32(bytemuck::cast_slice(x)) })
+                }
+                ScalarType::F64 => {
+                    return bytemuck::cast(unsafe { avx2::lanes_f64(bytemuck::cast_slice(x)) })
+                }
+                ScalarType::U32 | ScalarType::I32 => {
+                    return bytemuck::cast(unsafe { avx2::lanes_u32(bytemuck::cast_slice(x)) })
+                }
+            }
+        }
+    }
     let mut acc = [T::zero(); LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
+    for c in x.chunks_exact(LANES) {
         for i in 0..LANES {
             acc[i] = acc[i].add(c[i]);
         }
     }
-    let mut tail = T::zero();
-    for &v in chunks.remainder() {
-        tail = tail.add(v);
+    acc
+}
+
+/// [`sum_lanes`] with AVX2. These loops are not faster in arithmetic (the
+/// portable one already vectorises with SSE2), but they keep more loads in
+/// flight per instruction: a memory-bound sum ran about 1.2x the speed of the
+/// portable loop on the benchmark machine.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::LANES;
+
+    macro_rules! lanes {
+        ($name:ident, $t:ty, $v:ty, $w:expr, $zero:ident, $load:ident, $add:ident, $store:ident, $cast:ty) => {
+            /// The 32 lane sums of `x` (whole rows of 32; a partial row is ignored).
+            ///
+            /// # Safety
+            /// The CPU must support AVX2.
+            #[target_feature(enable = "avx2")]
+            pub(super) unsafe fn $name(x: &[$t]) -> [$t; LANES] {
+                let mut a = [$zero(); LANES / $w];
+                for row in x.chunks_exact(LANES) {
+                    for (j, aj) in a.iter_mut().enumerate() {
+                        // SAFETY: `row` holds LANES elements and j * $w + $w <= LANES;
+                        // an unaligned load.
+                        let v = unsafe { $load(row.as_ptr().add(j * $w).cast::<$cast>()) };
+                        *aj = $add(*aj, v);
+                    }
+                }
+                let mut out = [<$t>::default(); LANES];
+                for (j, aj) in a.iter().enumerate() {
+                    // SAFETY: j * $w + $w <= LANES = out.len(); an unaligned store.
+                    unsafe { $store(out.as_mut_ptr().add(j * $w).cast::<$cast>(), *aj) };
+                }
+                out
+            }
+        };
     }
-    fold_lanes(acc).add(tail)
+
+    lanes!(
+        lanes_f32,
+        f32,
+        __m256,
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_add_ps,
+        _mm256_storeu_ps,
+        f32
+    );
+    lanes!(
+        lanes_f64,
+        f64,
+        __m256d,
+        4,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_add_pd,
+        _mm256_storeu_pd,
+        f64
+    );
+    lanes!(
+        lanes_u32,
+        u32,
+        __m256i,
+        8,
+        _mm256_setzero_si256,
+        _mm256_loadu_si256,
+        _mm256_add_epi32,
+        _mm256_storeu_si256,
+        __m256i
+    );
 }
 
 /// Sequential dot product of two equal-length slices with 32 accumulators.

@@ -6,7 +6,7 @@
 //!
 //! - Integers wrap, so integer results are identical on both sides, bit for bit.
 //! - Floats differ by association order only. The CPU sums 16,384-element chunks
-//!   (16 lanes each), scans the chunk sums in order, then scans each chunk from
+//!   (32 lanes each), scans the chunk sums in order, then scans each chunk from
 //!   its offset; the GPU sums 2,048-element tiles, scans the tile sums the same
 //!   way (recursively), then scans each tile from its offset (8 elements per
 //!   thread, then a workgroup scan of the 256 thread totals). An output element

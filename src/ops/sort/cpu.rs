@@ -4,7 +4,8 @@
 //! 1. a range larger than the cache is split by its top digit (MSD): per-part
 //!    histograms, then each part scatters into its own (digit, part) ranges of the
 //!    scratch buffer, digit-major so equal digits keep their input order; the parts
-//!    run in parallel, safely, on disjoint sub-slices cut with `split_at_mut`;
+//!    run in parallel, safely, on disjoint sub-slices cut with `split_at_mut`
+//!    ([`sort`] splits straight from its input, so the input is never copied);
 //! 2. the 256 buckets are then sorted in parallel, recursively by the next digit,
 //!    until a bucket fits in a core's L2 cache, where an LSD sort on the remaining
 //!    digits finishes it (one read for all histograms, then one scatter per digit);
@@ -177,41 +178,70 @@ where
     if std::mem::size_of_val(data) * 2 <= CACHE_BYTES {
         return lsd(data, scratch, top, key);
     }
+    let Some((top, total)) = split(data, scratch, top, key) else {
+        // Every key is equal.
+        return false;
+    };
+    if top == 0 {
+        return true;
+    }
+    sort_buckets(scratch, data, &total, top - 1, key);
+    false
+}
+
+/// The MSD split of a large range: finds the highest digit at or below `top`
+/// that is not the same for every key of `src`, and scatters `src` into `dst` by
+/// it (parts in parallel, stable). Returns that digit and its bucket sizes; None
+/// (and `dst` untouched) when every key is equal.
+fn split<I, K>(src: &[I], dst: &mut [I], mut top: usize, key: &K) -> Option<(usize, Hist)>
+where
+    I: Copy + Send + Sync,
+    K: Fn(I) -> u64 + Sync + Send,
+{
+    let n = src.len();
     let parts = if n < PAR_MIN {
         1
     } else {
         (threads() * 2).clamp(1, (n / MIN_PART).max(1))
     };
     let part_len = n.div_ceil(parts);
-    let hists: Vec<Hist> = per_part(data, part_len, |c| one_digit(c, top, key));
-    let mut total = [0usize; BUCKETS];
-    for h in &hists {
-        for (t, c) in total.iter_mut().zip(h) {
-            *t += c;
+    let (hists, total) = loop {
+        let hists: Vec<Hist> = per_part(src, part_len, |c| one_digit(c, top, key));
+        let mut total = [0usize; BUCKETS];
+        for h in &hists {
+            for (t, c) in total.iter_mut().zip(h) {
+                *t += c;
+            }
         }
-    }
-    if trivial(&total, n) {
-        return top > 0 && msd(data, scratch, top - 1, key);
-    }
-    let ranges = carve(scratch, &hists);
+        if !trivial(&total, n) {
+            break (hists, total);
+        }
+        top = top.checked_sub(1)?;
+    };
+    let ranges = carve(dst, &hists);
     if parts == 1 {
         for r in ranges {
-            scatter(data, r, top, key);
+            scatter(src, r, top, key);
         }
     } else {
-        data.par_chunks(part_len)
+        src.par_chunks(part_len)
             .zip(ranges.into_par_iter())
             .for_each(|(c, r)| scatter(c, r, top, key));
     }
-    if top == 0 {
-        return true;
-    }
-    // Bucket d lies at the same place in both buffers; sort each in scratch
-    // (with its stretch of data as scratch) and bring the result home to data
-    // where it did not end there (three LSD passes, the common case, end there).
-    let (mut s_rest, mut d_rest) = (&mut *scratch, &mut *data);
+    Some((top, total))
+}
+
+/// Sorts each bucket of `src` (sizes `total`, already split by a higher digit)
+/// by digits `0..=top`, in parallel, into the same place in `home`, with that
+/// stretch of `home` as scratch (three LSD passes, the common case, end there).
+fn sort_buckets<I, K>(src: &mut [I], home: &mut [I], total: &Hist, top: usize, key: &K)
+where
+    I: Copy + Send + Sync,
+    K: Fn(I) -> u64 + Sync + Send,
+{
+    let (mut s_rest, mut d_rest) = (src, home);
     let mut buckets = Vec::with_capacity(BUCKETS);
-    for &len in &total {
+    for &len in total {
         let (s, sr) = std::mem::take(&mut s_rest).split_at_mut(len);
         let (d, dr) = std::mem::take(&mut d_rest).split_at_mut(len);
         buckets.push((s, d));
@@ -219,24 +249,42 @@ where
         d_rest = dr;
     }
     buckets.into_par_iter().for_each(|(s, d)| {
-        if !msd(s, d, top - 1, key) {
+        if !msd(s, d, top, key) {
             d.copy_from_slice(s);
         }
     });
-    false
+}
+
+/// `n` zeroed elements straight from the allocator: large blocks come as fresh
+/// zero pages, first touched by the parallel scatter that fills them, instead of
+/// a sequential fill here.
+fn zeroed_vec<I: Copy + bytemuck::Zeroable>(n: usize) -> Vec<I> {
+    if n == 0 || std::mem::size_of::<I>() == 0 {
+        return vec![I::zeroed(); n];
+    }
+    let layout = std::alloc::Layout::array::<I>(n).expect("sort scratch too large");
+    // SAFETY: `layout` has a nonzero size (n > 0 and I is not zero-sized).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<I>();
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `p` comes from the global allocator with the layout of `n` I's
+    // (so capacity `n`), and all-zero bytes are a valid `I` (`Zeroable`), so all
+    // `n` elements are initialised.
+    unsafe { Vec::from_raw_parts(p, n, n) }
 }
 
 /// Sorts `items` (stable) by `key`, a total-order key of `key_bytes` bytes.
 fn sort_items<I, K>(mut items: Vec<I>, key_bytes: usize, key: K) -> Vec<I>
 where
-    I: Copy + Send + Sync,
+    I: Copy + Send + Sync + bytemuck::Zeroable,
     K: Fn(I) -> u64 + Sync + Send,
 {
     if items.len() < SMALL {
         items.sort_by_key(|&x| key(x));
         return items;
     }
-    let mut scratch = vec![items[0]; items.len()];
+    let mut scratch = zeroed_vec(items.len());
     if msd(&mut items, &mut scratch, key_bytes - 1, &key) {
         scratch
     } else {
@@ -246,8 +294,24 @@ where
 
 /// `x` sorted ascending: integers by value, floats by IEEE total order
 /// (`f32::total_cmp`: -NaN < -inf < ... < -0 < +0 < ... < +inf < NaN).
+///
+/// A range larger than the cache is split straight from `x` into the scratch
+/// buffer (no copy of the input first); its buckets are then sorted into the
+/// output.
 pub fn sort<T: Element>(x: &[T]) -> Vec<T> {
-    sort_items(x.to_vec(), T::SCALAR.size(), total_key::<T>)
+    let key = total_key::<T>;
+    if x.len() < PAR_MIN || std::mem::size_of_val(x) * 2 <= CACHE_BYTES {
+        return sort_items(x.to_vec(), T::SCALAR.size(), key);
+    }
+    let mut out: Vec<T> = zeroed_vec(x.len());
+    let mut scratch: Vec<T> = zeroed_vec(x.len());
+    match split(x, &mut scratch, T::SCALAR.size() - 1, &key) {
+        // Every key is equal (and equal keys are equal bit patterns).
+        None => out.copy_from_slice(x),
+        Some((0, _)) => out.copy_from_slice(&scratch),
+        Some((top, total)) => sort_buckets(&mut scratch, &mut out, &total, top - 1, &key),
+    }
+    out
 }
 
 /// `keys` sorted as [`sort`] does, and `values` permuted the same way; stable
@@ -271,5 +335,52 @@ pub fn sort_by_key<K: Element, V: Element>(keys: &[K], values: &[V]) -> (Vec<K>,
         sorted.into_iter().unzip()
     } else {
         sorted.into_par_iter().unzip()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ranges far larger than the cache take the copy-free split (`sort`): random
+    /// keys, keys whose high digits are all equal, and all-equal keys, in every type.
+    #[test]
+    fn large_sorts_match_std() {
+        let n = (1 << 20) + 3;
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let random: Vec<u32> = (0..n).map(|_| next() as u32).collect();
+        let low: Vec<u32> = random.iter().map(|&v| v & 0xffff).collect();
+        let mid: Vec<u32> = random.iter().map(|&v| (v & 0x00ff_0000) | 7).collect();
+        for keys in [random.clone(), low, mid, vec![42u32; n]] {
+            let mut want = keys.clone();
+            want.sort_unstable();
+            assert!(sort(&keys) == want);
+            let signed: Vec<i32> = keys.iter().map(|&v| v as i32).collect();
+            let mut want = signed.clone();
+            want.sort_unstable();
+            assert!(sort(&signed) == want);
+            let floats: Vec<f32> = keys.iter().map(|&v| f32::from_bits(v)).collect();
+            let mut want = floats.clone();
+            want.sort_unstable_by(f32::total_cmp);
+            let got = sort(&floats);
+            assert!(got
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        let wide: Vec<f64> = (0..n).map(|_| f64::from_bits(next())).collect();
+        let mut want = wide.clone();
+        want.sort_unstable_by(f64::total_cmp);
+        let got = sort(&wide);
+        assert!(got
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 }
