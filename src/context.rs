@@ -167,6 +167,7 @@ impl ContextBuilder {
                 gpu_opts: self.gpu,
                 crossover: self.crossover,
                 log: RunLog::default(),
+                learned: crate::dispatch::Learned::default(),
                 profile_source: self.profile,
                 profile_dir: self.profile_dir.or_else(profile::cache_dir),
                 profile: RwLock::new(None),
@@ -210,6 +211,8 @@ struct Shared {
     gpu_opts: GpuOptions,
     crossover: Option<usize>,
     log: RunLog,
+    /// User kernels' learned cost corrections.
+    learned: crate::dispatch::Learned,
     profile_source: ProfileSource,
     /// Where profiles are read and written.
     profile_dir: Option<std::path::PathBuf>,
@@ -623,6 +626,10 @@ impl Context {
 
     pub(crate) fn crossover(&self) -> Option<usize> {
         self.shared.crossover
+    }
+
+    pub(crate) fn learned(&self) -> &crate::dispatch::Learned {
+        &self.shared.learned
     }
 
     pub(crate) fn log(&self) -> &RunLog {

@@ -496,3 +496,43 @@ fn split_without_a_gpu_or_on_other_ops_still_answers() {
     assert_ne!(ctx.last_run().unwrap().side, Side::Split);
     assert_eq!("split".parse::<Policy>().unwrap(), Policy::Split);
 }
+
+#[test]
+fn auto_learns_a_heavy_kernels_cost_from_its_own_runs() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let _serial = common::gpu_serial();
+    // The profile thinks user kernels cost 0.01 ns per element on the CPU: far
+    // less than any real run of this kernel over 1 M elements takes.
+    let ctx = Context::builder()
+        .policy(Policy::Auto)
+        .profile(synthetic(0.01, 1.0, 50.0))
+        .build()
+        .unwrap();
+    let heavy = map_kernel!(f32, |x, y| sin(cos(x * y + 1.0) + x) * exp(-abs(y))).unwrap();
+    let xs: Vec<f32> = (0..1 << 20).map(|i| (i % 1000) as f32 * 1e-3).collect();
+    let x = ctx.upload(&xs).unwrap();
+    let first = ctx.map(&heavy, [&x, &x], []).unwrap();
+    let r1 = ctx.last_run().unwrap();
+    assert_eq!(r1.side, Side::Cpu, "{r1:?}");
+    let second = ctx.map(&heavy, [&x, &x], []).unwrap();
+    let r2 = ctx.last_run().unwrap();
+    // The CPU prediction now reflects the measured run, not the profile's guess.
+    let (p1, p2) = (r1.predicted_cpu.unwrap(), r2.predicted_cpu.unwrap());
+    assert!(p2 > p1 * 2, "{r1:?} {r2:?}");
+    // Sides may differ in the last bits of sin/cos/exp.
+    let (a, b) = (first.to_vec().unwrap(), second.to_vec().unwrap());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 1e-5, "the two runs differ by {worst}");
+    // Built-in ops keep the profile's numbers: 1 M elements at 0.01 ns each stay
+    // below the GPU's 50 us fixed cost, so Auto answers on the CPU without predicting.
+    ctx.sum(&x).unwrap();
+    let s = ctx.last_run().unwrap();
+    assert_eq!(s.side, Side::Cpu, "{s:?}");
+    assert!(s.reason.contains("fixed cost"), "{s:?}");
+}

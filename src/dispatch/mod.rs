@@ -81,6 +81,8 @@ pub(crate) struct Work {
     pub out_bytes: u64,
     /// The op can run split between GPU and CPU (element-wise, reductions, map kernels).
     pub splittable: bool,
+    /// A user kernel's id (0 for built-in ops): its cost is learned from its own runs.
+    pub kernel: u64,
 }
 
 impl Work {
@@ -98,6 +100,7 @@ impl Work {
             readback_bytes: 0,
             out_bytes: 0,
             splittable: false,
+            kernel: 0,
         }
     }
 
@@ -208,9 +211,14 @@ pub(crate) fn decide(
     gpu: Option<&GpuBackend>,
     crossover: Option<usize>,
     profile: Option<&Profile>,
+    learned: (f64, f64),
     w: &Work,
 ) -> Result<Decision> {
     let plain = |side, reason| Ok(Decision::plain(side, reason));
+    // The profile's prediction, scaled by what this kernel's own runs showed.
+    let predicted = profile
+        .and_then(|p| predict(p, w))
+        .map(|(c, g, m)| (c * learned.0, g * learned.1, m * learned.1));
     match policy {
         Policy::Cpu => plain(Side::Cpu, "Policy::Cpu"),
         Policy::Gpu => {
@@ -246,7 +254,7 @@ pub(crate) fn decide(
                     "Policy::Split, but no GPU kernel for this element type",
                 );
             }
-            Ok(match profile.and_then(|p| predict(p, w)) {
+            Ok(match predicted {
                 Some((cpu, _, gpu_moved)) => Decision {
                     side: Side::Split,
                     reason: "Policy::Split, in proportion to measured throughput",
@@ -283,7 +291,7 @@ pub(crate) fn decide(
                     plain(Side::Cpu, "below the configured GPU crossover")
                 };
             }
-            if let Some((cpu, gpu, gpu_moved)) = profile.and_then(|p| predict(p, w)) {
+            if let Some((cpu, gpu, gpu_moved)) = predicted {
                 let best = cpu.min(gpu);
                 let split = cpu * gpu_moved / (cpu + gpu_moved) + SPLIT_OVERHEAD_S;
                 let d = |side, reason, gpu_share| {
@@ -440,6 +448,38 @@ impl RunLog {
     }
 }
 
+/// What user kernels' own runs showed: measured time over the profile's
+/// prediction, per kernel and side. The profile knows only a light calibration
+/// kernel; a heavy one is corrected after its first run on a side.
+#[derive(Default)]
+pub(crate) struct Learned {
+    factors: Mutex<std::collections::HashMap<(u64, Side), f64>>,
+}
+
+/// Runs shorter than this are too noisy to learn from.
+const LEARN_MIN_S: f64 = 20e-6;
+
+impl Learned {
+    /// The (CPU, GPU) factors for `kernel`; 1 where nothing was learned.
+    pub fn factors(&self, kernel: u64) -> (f64, f64) {
+        let m = self.factors.lock().unwrap_or_else(|p| p.into_inner());
+        let f = |side| m.get(&(kernel, side)).copied().unwrap_or(1.0);
+        (f(Side::Cpu), f(Side::Gpu))
+    }
+
+    /// Records a run that took `measured` seconds where the profile predicted `predicted`.
+    pub fn observe(&self, kernel: u64, side: Side, measured: f64, predicted: f64) {
+        if measured < LEARN_MIN_S || predicted <= 0.0 {
+            return;
+        }
+        let ratio = (measured / predicted).clamp(1e-3, 1e4);
+        let mut m = self.factors.lock().unwrap_or_else(|p| p.into_inner());
+        // Geometric mean with the previous factor: follows change, damps noise.
+        let f = m.entry((kernel, side)).or_insert(ratio);
+        *f = (*f * ratio).sqrt();
+    }
+}
+
 /// Runs `gpu`, after any simulated fault; on an out-of-memory error frees
 /// tandem's cached device memory and tries once more.
 fn attempt_gpu<R>(
@@ -499,6 +539,7 @@ pub(crate) fn run_split<R>(
     if policy == Policy::Auto
         && (work.len as u64) < ctx.cpu_only_below()
         && work.readback_bytes == 0
+        && work.kernel == 0
         && ctx.crossover().is_none()
     {
         let result = cpu();
@@ -520,11 +561,16 @@ pub(crate) fn run_split<R>(
         Policy::Auto | Policy::Split => ctx.profile_for_dispatch(),
         _ => None,
     };
+    let learned = match work.kernel {
+        0 => (1.0, 1.0),
+        k => ctx.learned().factors(k),
+    };
     let d = decide(
         policy,
         backend.as_deref(),
         ctx.crossover(),
         profile.as_deref(),
+        learned,
         &work,
     )?;
     let may_fall_back = matches!(policy, Policy::Auto | Policy::Split);
@@ -555,6 +601,24 @@ pub(crate) fn run_split<R>(
             }
         }
     };
+    let elapsed = start.elapsed();
+    if work.kernel != 0 && fallback.is_none() {
+        let predicted = match side {
+            Side::Cpu => d.predicted_cpu,
+            Side::Gpu => d.predicted_gpu,
+            Side::Split => None,
+        };
+        if let Some(p) = predicted {
+            // Undo the factor already applied, so that the new one is against the profile.
+            let base = p / if side == Side::Cpu {
+                learned.0
+            } else {
+                learned.1
+            };
+            ctx.learned()
+                .observe(work.kernel, side, elapsed.as_secs_f64(), base);
+        }
+    }
     let secs = |s: Option<f64>| s.map(Duration::from_secs_f64);
     ctx.log().push(RunRecord {
         op: work.op,
@@ -565,7 +629,7 @@ pub(crate) fn run_split<R>(
         predicted_gpu: secs(d.predicted_gpu),
         gpu_share,
         fallback,
-        elapsed: start.elapsed(),
+        elapsed,
     });
     result
 }

@@ -153,6 +153,7 @@ where
         w.gpu_supported &= ctx
             .gpu_for(ctx.policy())
             .is_some_and(|g| g.supports_scalar(T::SCALAR));
+        w.kernel = self.id;
         w
     }
 }
