@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::buffer::Buffer;
+use crate::dispatch::calibrate::CALIBRATED_OPS;
 use crate::dispatch::profile::{self, Profile, ProfileKey, ProfileStatus};
 use crate::dispatch::{RunLog, RunRecord};
 use crate::element::Element;
@@ -173,7 +174,7 @@ impl ContextBuilder {
                 profile: RwLock::new(None),
                 profile_loaded: OnceLock::new(),
                 faults: Mutex::new(None),
-                cpu_only_below: std::sync::atomic::AtomicU64::new(0),
+                cpu_only_below: Default::default(),
                 rebuild_after: self.rebuild_after.unwrap_or(DEFAULT_REBUILD_AFTER),
                 last_rebuild: Mutex::new(None),
             }),
@@ -221,8 +222,9 @@ struct Shared {
     profile_loaded: OnceLock<ProfileStatus>,
     /// A fault to simulate on the next GPU attempts, and how many more times.
     faults: Mutex<Option<(SimulatedFault, u32)>>,
-    /// The profile's [`Profile::cpu_only_below`], or 0: Auto's fast path.
-    cpu_only_below: std::sync::atomic::AtomicU64,
+    /// Each calibrated op's [`Profile::cpu_only_below_for`] (indexed as
+    /// `CALIBRATED_OPS`), or 0: Auto's fast path, read without a lock.
+    cpu_only_below: [std::sync::atomic::AtomicU64; CALIBRATED_OPS.len()],
     rebuild_after: Duration,
     /// The last time a rebuild was tried.
     last_rebuild: Mutex<Option<Instant>>,
@@ -276,10 +278,13 @@ impl Shared {
 
     /// Makes `profile` the one Auto uses.
     fn install_profile(&self, profile: Option<Profile>) {
-        let below = profile.as_ref().map_or(0, |p| p.cpu_only_below() as u64);
+        for (slot, op) in self.cpu_only_below.iter().zip(CALIBRATED_OPS) {
+            let below = profile
+                .as_ref()
+                .map_or(0, |p| p.cpu_only_below_for(op) as u64);
+            slot.store(below, std::sync::atomic::Ordering::Relaxed);
+        }
         *self.profile.write().unwrap_or_else(|p| p.into_inner()) = profile.map(Arc::new);
-        self.cpu_only_below
-            .store(below, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether a lost device should be opened again now.
@@ -577,8 +582,11 @@ impl Context {
     ) -> Result<(Profile, Option<std::path::PathBuf>)> {
         let g = self.shared.open_gpu()?;
         g.check_alive()?;
-        let p = crate::dispatch::calibrate::measure(self, profile_key(&g), progress)?;
+        let mut p = crate::dispatch::calibrate::measure(self, profile_key(&g), progress)?;
         self.shared.load_profile();
+        self.shared.install_profile(Some(p.clone()));
+        // The split is timed with the new curves in use, so that its cut is Auto's.
+        p.split_factor = crate::dispatch::calibrate::measure_split_factor(self, &p, progress)?;
         self.shared.install_profile(Some(p.clone()));
         let path = match self.shared.profile_dir.clone() {
             Some(dir) => {
@@ -599,10 +607,10 @@ impl Context {
         self.calibrate_with(&mut |_| {}).map(|(p, _)| p)
     }
 
-    /// Work below which Auto runs host data on the CPU without predicting (0: none).
-    pub(crate) fn cpu_only_below(&self) -> u64 {
-        self.shared
-            .cpu_only_below
+    /// Work below which Auto runs `op` on host data on the CPU without
+    /// predicting (0: none).
+    pub(crate) fn cpu_only_below(&self, op: &str) -> u64 {
+        self.shared.cpu_only_below[crate::dispatch::curve_index(op)]
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 

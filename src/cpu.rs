@@ -1,7 +1,8 @@
 //! rayon plumbing only: when to go parallel and how to cut the work.
 //!
 //! Below [`PAR_MIN`] elements an op runs on the calling thread: a rayon
-//! fork-join costs microseconds, more than the work. Above it, reductions cut the
+//! fork-join costs microseconds, more than the work. User kernels, whose cost per
+//! element is unknown, time their first piece instead ([`for_each_chunk_timed`]). Above it, reductions cut the
 //! work into fixed [`CHUNK`]-element pieces, so their results (float sums
 //! included) do not depend on the number of threads or on work stealing;
 //! element-wise work uses pieces sized for load balance.
@@ -67,6 +68,38 @@ pub fn for_each_chunk_mut<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + 
         .for_each(|(i, c)| f(i * piece, c));
 }
 
+/// Work of unknown cost per element (a user's kernel) goes parallel below
+/// [`PAR_MIN`] elements when its first piece predicts the rest takes at least
+/// this long: far more than waking rayon's threads costs.
+const PAR_MIN_S: f64 = 40e-6;
+/// Elements of the timed first piece in [`for_each_chunk_timed`].
+const PROBE: usize = 256;
+
+/// As [`for_each_chunk_mut`], for work whose cost per element is unknown: it
+/// also goes parallel below [`PAR_MIN`] elements when the first [`PROBE`]
+/// elements, run on the calling thread and timed, predict at least
+/// [`PAR_MIN_S`] for the rest. A heavy kernel then uses every core from a few
+/// thousand elements, a light one stays on one thread where that is faster.
+pub fn for_each_chunk_timed<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if out.len() >= PAR_MIN || threads() == 1 {
+        for_each_chunk_mut(out, f);
+        return;
+    }
+    let probe = out.len().min(PROBE);
+    let (head, rest) = out.split_at_mut(probe);
+    let t = std::time::Instant::now();
+    f(0, head);
+    let rest_s = t.elapsed().as_secs_f64() / probe as f64 * rest.len() as f64;
+    if rest_s < PAR_MIN_S {
+        f(probe, rest);
+        return;
+    }
+    let piece = (rest.len() / (4 * threads())).max(64);
+    rest.par_chunks_mut(piece)
+        .enumerate()
+        .for_each(|(i, c)| f(probe + i * piece, c));
+}
+
 /// A new `Vec` of `n` elements, each written once by `write(start, piece)`:
 /// `piece` covers indices `start..start + piece.len()`, pieces as in
 /// [`for_each_chunk_mut`]. Skips the zeroing pass a `vec![0; n]` would cost.
@@ -78,9 +111,22 @@ pub(crate) fn collect_pieces<T: Send + Copy>(
     n: usize,
     write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
 ) -> Vec<T> {
+    collect_with(n, |out| for_each_chunk_mut(out, write))
+}
+
+/// [`collect_pieces`] with the pieces of [`for_each_chunk_timed`].
+pub(crate) fn collect_pieces_timed<T: Send + Copy>(
+    n: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    collect_with(n, |out| for_each_chunk_timed(out, write))
+}
+
+/// A `Vec` of `n` elements that `fill` initialises, every one.
+fn collect_with<T: Copy>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(n);
-    for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], write);
-    // SAFETY: `for_each_chunk_mut` hands each index of 0..n to exactly one call of
+    fill(&mut out.spare_capacity_mut()[..n]);
+    // SAFETY: both callers' `fill` hand each index of 0..n to exactly one call of
     // `write`, and every caller's `write` initialises every element of its piece;
     // the capacity is at least n.
     unsafe { out.set_len(n) };
@@ -90,4 +136,33 @@ pub(crate) fn collect_pieces<T: Send + Copy>(
 /// The number of threads rayon will use.
 pub fn threads() -> usize {
     rayon::current_num_threads()
+}
+
+/// Clears the upper halves of the AVX registers on the calling thread and, with
+/// `pool`, on every rayon worker, after code that leaves them dirty.
+///
+/// faer's x86 GEMM micro-kernels return without `vzeroupper`. Until something
+/// clears that state, every SSE-encoded instruction on the thread (most scalar
+/// float code, glibc's `sinf` and `expf` included) pays a transition penalty:
+/// a transcendental-heavy loop measured 30x slower here after one small matmul.
+pub fn clear_upper_simd_state(pool: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        fn zero_upper() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            let clear = || {
+                // SAFETY: the CPU supports AVX (checked above).
+                unsafe { zero_upper() }
+            };
+            clear();
+            if pool {
+                rayon::broadcast(|_| clear());
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = pool;
 }

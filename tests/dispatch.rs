@@ -59,6 +59,7 @@ fn synthetic(cpu_ns: f64, gpu_ns: f64, fixed_us: f64) -> Profile {
             bytes_per_s: 10e9,
         },
         ops,
+        split_factor: 1.0,
     }
 }
 
@@ -100,6 +101,16 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
         );
     }
     assert!(p.gpu_fixed_s > 0.0 && p.upload.bytes_per_s > 0.0);
+    assert!(p.split_factor.is_finite() && p.split_factor > 0.0);
+    // The fast path's bound is where the CPU's curve crosses the fixed cost.
+    let below = p.cpu_only_below_for("sum");
+    assert!(below > 0.0, "{p:?}");
+    let at = p.ops["sum"].cpu.predict(below, 0.0).unwrap();
+    assert!(
+        (at - p.gpu_fixed_s).abs() <= 1e-3 * p.gpu_fixed_s,
+        "{at} {p:?}"
+    );
+    assert_eq!(p.cpu_only_below_for("no such op"), 0.0);
     assert_eq!(
         ctx.profile().as_ref(),
         Some(&p),
@@ -116,8 +127,11 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
         .unwrap();
     assert_eq!(again.profile().as_ref(), Some(&p));
     assert!(again.profile_status().contains("measured profile"));
-    let x = again.upload(&vec![1.0f32; 100_000]).unwrap();
-    assert_eq!(again.sum(&x).unwrap(), 100_000.0);
+    // Past the size where the CPU beats the GPU's fixed cost alone, which Auto
+    // answers without predicting.
+    let n = (p.cpu_only_below_for("sum") as usize + 1).max(100_000);
+    let x = again.upload(&vec![1.0f32; n]).unwrap();
+    assert_eq!(again.sum(&x).unwrap(), n as f32);
     let r = again.last_run().unwrap();
     assert!(r.reason.contains("measured profile"), "{r:?}");
     assert!(
@@ -246,6 +260,61 @@ fn auto_splits_when_both_sides_are_equally_fast() {
     // Not for ops that cannot be split: those pick a side.
     ctx.inclusive_scan(&x).unwrap();
     assert_ne!(ctx.last_run().unwrap().side, Side::Split);
+    // Where calibration measured the two sides slowing each other (a split taking
+    // 3x the time predicted for independent sides), Auto does not split.
+    let shared = Context::builder()
+        .policy(Policy::Auto)
+        .profile(Profile {
+            split_factor: 3.0,
+            ..synthetic(2.0, 2.0, 20.0)
+        })
+        .build()
+        .unwrap();
+    let x = shared.upload(&xs).unwrap();
+    assert_eq!(shared.sum(&x).unwrap(), xs.iter().sum::<i32>());
+    let r = shared.last_run().unwrap();
+    assert_ne!(r.side, Side::Split, "{r:?}");
+    assert_eq!(r.policy, Policy::Auto);
+    let best = r.predicted_cpu.unwrap().min(r.predicted_gpu.unwrap());
+    assert!(r.predicted_split.unwrap() > best, "{r:?}");
+}
+
+#[test]
+fn the_fast_path_is_per_op() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let _serial = common::gpu_serial();
+    // Sum costs 0.01 ns an element on the CPU, sort 100 ns; the GPU's fixed cost
+    // is 50 us. So 65,536 elements of sum finish on the CPU before the GPU could
+    // start (no prediction needed), while sort there must be predicted.
+    let mut p = synthetic(0.01, 1.0, 50.0);
+    let slow = synthetic(100.0, 1.0, 50.0);
+    p.ops.insert("sort".into(), slow.ops["sort"].clone());
+    let ctx = Context::builder()
+        .policy(Policy::Auto)
+        .profile(p)
+        .build()
+        .unwrap();
+    let xs: Vec<u32> = (0..1 << 16).rev().collect();
+    let x = ctx.upload(&xs).unwrap();
+    assert_eq!(ctx.sum(&x).unwrap(), xs.iter().sum::<u32>());
+    let r = ctx.last_run().unwrap();
+    assert!(r.reason.contains("fixed cost"), "{r:?}");
+    assert_eq!(r.predicted_cpu, None);
+    let sorted = ctx.sort(&x).unwrap().to_vec().unwrap();
+    assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
+    let r = ctx.last_run().unwrap();
+    assert!(
+        r.predicted_cpu.is_some() && r.predicted_gpu.is_some(),
+        "{r:?}"
+    );
+    // Data already on the GPU is never sent back without a prediction.
+    ctx.prefetch(&x).unwrap();
+    x.drop_host_copy().unwrap();
+    assert_eq!(ctx.sum(&x).unwrap(), xs.iter().sum::<u32>());
+    let r = ctx.last_run().unwrap();
+    assert!(r.predicted_gpu.is_some(), "{r:?}");
 }
 
 #[test]

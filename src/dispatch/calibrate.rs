@@ -6,6 +6,10 @@
 //!   square matrices of side 16 to 256): the CPU from host data, the GPU with its
 //!   inputs already resident, so that the cost model can add the transfers a call
 //!   really needs. A side stops growing once one run takes over a quarter second.
+//! - The split factor: a split of the light map kernel over 2^20 host elements,
+//!   timed against the model's prediction for it, which assumes the two sides do
+//!   not slow each other (they do where they share cores, as with a software
+//!   adapter).
 //!
 //! Each point is the median of at least three runs after one warm-up run.
 //! Ops that cost alike share a curve (see `curves` in the dispatcher): `min`,
@@ -15,6 +19,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::profile::{Curve, OpCurves, Profile, ProfileKey, Transfer, FORMAT};
+use super::{predict, split_seconds, Work};
 use crate::error::Result;
 use crate::{Buffer, Compare, Context, Policy};
 
@@ -209,6 +214,7 @@ pub(crate) fn measure(
         upload,
         readback,
         ops,
+        split_factor: 1.0,
     };
     p.validate().map_err(|why| crate::Error::Gpu {
         op: "calibrate",
@@ -217,6 +223,33 @@ pub(crate) fn measure(
         ),
     })?;
     Ok(p)
+}
+
+/// The profile's split factor: a split of the light map kernel over 2^20 host
+/// elements, timed against the model's prediction for it. `ctx` must already use
+/// `p`, so that the cut is the one Auto would make. 1 where no split ran.
+pub(crate) fn measure_split_factor(
+    ctx: &Context,
+    p: &Profile,
+    progress: &mut dyn FnMut(&str),
+) -> Result<f64> {
+    progress("split");
+    let n = 1usize << 20;
+    let split = ctx.with_policy(Policy::Split);
+    let kernels = kernels()?;
+    let inp = inputs(&split, n)?;
+    let t = median_s(|| run_op(&split, "map", &inp, &kernels))?;
+    if split.last_run().map(|r| r.side) != Some(crate::Side::Split) {
+        return Ok(1.0);
+    }
+    let mut w = Work::new("map", "f32", n);
+    w.input(None, &inp.x);
+    w.input(None, &inp.y);
+    let w = w.output::<f32>(n).splittable();
+    let Some((cpu, _, gpu_moved)) = predict(p, &w) else {
+        return Ok(1.0);
+    };
+    Ok((t / split_seconds(cpu, gpu_moved)).clamp(0.5, 1e3))
 }
 
 /// One op's curve on `side` (whose policy is Cpu or Gpu).

@@ -40,6 +40,8 @@ pub struct RunRecord {
     pub op: &'static str,
     /// Elements in the op's main input (multiply-adds for matmul).
     pub len: usize,
+    /// The policy of the context that made the call.
+    pub policy: Policy,
     /// The side that produced the result.
     pub side: Side,
     /// Why that side was chosen.
@@ -48,6 +50,8 @@ pub struct RunRecord {
     pub predicted_cpu: Option<Duration>,
     /// The cost model's prediction for the GPU side, transfers included (with a profile).
     pub predicted_gpu: Option<Duration>,
+    /// The cost model's prediction for a split, where one was considered.
+    pub predicted_split: Option<Duration>,
     /// For [`Side::Split`]: the share of the elements the GPU ran.
     pub gpu_share: Option<f64>,
     /// Set when the GPU failed and the op re-ran on the CPU: the GPU's error.
@@ -83,6 +87,33 @@ pub(crate) struct Work {
     pub splittable: bool,
     /// A user kernel's id (0 for built-in ops): its cost is learned from its own runs.
     pub kernel: u64,
+    /// Auto's fast path: every input is on the host and the work is below the
+    /// profile's [`Profile::cpu_only_below_for`] the op, so the CPU runs it without a
+    /// prediction. Set only by `ops::call`, which then skips the GPU's handle
+    /// and residency (`gpu_supported` and `inputs_on_device` are false).
+    pub host_fast: bool,
+}
+
+/// An op's input as the dispatcher sees it, whatever its element type.
+pub(crate) trait Input {
+    /// The element type.
+    fn scalar(&self) -> crate::element::ScalarType;
+    /// Number of elements.
+    fn elems(&self) -> usize;
+    /// Whether it has a valid host copy, and a valid copy on `gpu`.
+    fn copies_on(&self, gpu: Option<&GpuBackend>) -> (bool, bool);
+}
+
+impl<T: Element> Input for Buffer<T> {
+    fn scalar(&self) -> crate::element::ScalarType {
+        T::SCALAR
+    }
+    fn elems(&self) -> usize {
+        self.len()
+    }
+    fn copies_on(&self, gpu: Option<&GpuBackend>) -> (bool, bool) {
+        Buffer::copies_on(self, gpu)
+    }
 }
 
 impl Work {
@@ -101,13 +132,14 @@ impl Work {
             out_bytes: 0,
             splittable: false,
             kernel: 0,
+            host_fast: false,
         }
     }
 
     /// Counts `b` as an input: where it lives, and what moving it would cost.
-    pub fn input<T: Element>(&mut self, gpu: Option<&GpuBackend>, b: &Buffer<T>) {
+    pub fn input(&mut self, gpu: Option<&GpuBackend>, b: &dyn Input) {
         let (host, device) = b.copies_on(gpu);
-        let bytes = (b.len() * std::mem::size_of::<T>()) as u64;
+        let bytes = (b.elems() * b.scalar().size()) as u64;
         self.in_bytes += bytes;
         self.inputs_on_host &= host;
         self.inputs_on_device &= device;
@@ -152,34 +184,72 @@ pub(crate) struct Decision {
     pub reason: &'static str,
     pub predicted_cpu: Option<f64>,
     pub predicted_gpu: Option<f64>,
-    /// The GPU's share of the elements under [`Side::Split`].
+    /// The predicted time of a split, where one was considered.
+    pub predicted_split: Option<f64>,
+    /// The GPU's share of the elements under [`Side::Split`] (and, where a
+    /// split was considered, the share a split would give it).
     pub gpu_share: f64,
 }
 
 impl Decision {
+    /// The predicted time of running on `side`, where there is one.
+    fn predicted(&self, side: Side) -> Option<f64> {
+        match side {
+            Side::Cpu => self.predicted_cpu,
+            Side::Gpu => self.predicted_gpu,
+            Side::Split => self.predicted_split,
+        }
+    }
+
     fn plain(side: Side, reason: &'static str) -> Decision {
         Decision {
             side,
             reason,
             predicted_cpu: None,
             predicted_gpu: None,
+            predicted_split: None,
             gpu_share: 0.0,
         }
     }
 }
 
-/// An op's curves in the profile; ops that cost the same share one.
+/// A split's predicted time from its two sides' (`gpu_moved`: the GPU moving
+/// all its inputs and its result), were they independent: both parts end
+/// together, plus the thread and the join. The profile's `split_factor` says
+/// how far from independent they measured.
+pub(crate) fn split_seconds(cpu: f64, gpu_moved: f64) -> f64 {
+    cpu * gpu_moved / (cpu + gpu_moved) + SPLIT_OVERHEAD_S
+}
+
+/// The index in [`calibrate::CALIBRATED_OPS`] of the curve that predicts `op`:
+/// ops that cost the same share one, and any other op is predicted as `map`.
+pub(crate) fn curve_index(op: &str) -> usize {
+    match op {
+        "sum" => 0,
+        "dot" => 1,
+        "argmax" | "argmin" | "min" | "max" => 2,
+        "add" | "sub" | "mul" => 3,
+        "scale" | "fill" => 4,
+        "axpy" => 5,
+        "inclusive_scan" | "exclusive_scan" => 6,
+        "compact_if" | "compact" | "count_if" => 7,
+        "sort" => 8,
+        "sort_by_key" => 9,
+        "histogram" => 10,
+        "gather" => 11,
+        "scatter" => 12,
+        "transpose" => 13,
+        "matmul" => 14,
+        "map_reduce" => 16,
+        _ => 15,
+    }
+}
+
+/// An op's curves in the profile.
 fn curves<'a>(p: &'a Profile, op: &str) -> Option<&'a OpCurves> {
-    let name = match op {
-        "min" | "max" | "argmin" => "argmax",
-        "sub" | "mul" => "add",
-        "fill" => "scale",
-        "exclusive_scan" => "inclusive_scan",
-        "compact" | "count_if" => "compact_if",
-        "run_wgsl" => "map",
-        other => other,
-    };
-    p.ops.get(name).or_else(|| p.ops.get("map"))
+    p.ops
+        .get(calibrate::CALIBRATED_OPS[curve_index(op)])
+        .or_else(|| p.ops.get("map"))
 }
 
 /// The model's predictions for one call: (CPU seconds, GPU seconds, GPU seconds
@@ -211,14 +281,21 @@ pub(crate) fn decide(
     gpu: Option<&GpuBackend>,
     crossover: Option<usize>,
     profile: Option<&Profile>,
-    learned: (f64, f64),
+    learned: Factors,
     w: &Work,
 ) -> Result<Decision> {
     let plain = |side, reason| Ok(Decision::plain(side, reason));
     // The profile's prediction, scaled by what this kernel's own runs showed.
-    let predicted = profile
-        .and_then(|p| predict(p, w))
-        .map(|(c, g, m)| (c * learned.0, g * learned.1, m * learned.1));
+    let predicted = profile.and_then(|p| {
+        let (c, g, m) = predict(p, w)?;
+        let (c, g, m) = (c * learned.cpu, g * learned.gpu, m * learned.gpu);
+        Some((
+            c,
+            g,
+            m,
+            split_seconds(c, m) * p.split_factor * learned.split,
+        ))
+    });
     match policy {
         Policy::Cpu => plain(Side::Cpu, "Policy::Cpu"),
         Policy::Gpu => {
@@ -255,11 +332,12 @@ pub(crate) fn decide(
                 );
             }
             Ok(match predicted {
-                Some((cpu, _, gpu_moved)) => Decision {
+                Some((cpu, _, gpu_moved, split)) => Decision {
                     side: Side::Split,
                     reason: "Policy::Split, in proportion to measured throughput",
                     predicted_cpu: Some(cpu),
                     predicted_gpu: Some(gpu_moved),
+                    predicted_split: Some(split),
                     gpu_share: balanced_share(cpu, gpu_moved),
                 },
                 None => Decision {
@@ -291,23 +369,20 @@ pub(crate) fn decide(
                     plain(Side::Cpu, "below the configured GPU crossover")
                 };
             }
-            if let Some((cpu, gpu, gpu_moved)) = predicted {
+            if let Some((cpu, gpu, gpu_moved, split)) = predicted {
                 let best = cpu.min(gpu);
-                let split = cpu * gpu_moved / (cpu + gpu_moved) + SPLIT_OVERHEAD_S;
+                let can_split = w.splittable && w.inputs_on_host && w.len >= SPLIT_MIN;
                 let d = |side, reason, gpu_share| {
                     Ok(Decision {
                         side,
                         reason,
                         predicted_cpu: Some(cpu),
                         predicted_gpu: Some(gpu),
+                        predicted_split: can_split.then_some(split),
                         gpu_share,
                     })
                 };
-                if w.splittable
-                    && w.inputs_on_host
-                    && w.len >= SPLIT_MIN
-                    && split < SPLIT_GAIN * best
-                {
+                if can_split && split < SPLIT_GAIN * best {
                     return d(
                         Side::Split,
                         "measured profile: a split between GPU and CPU is predicted fastest",
@@ -318,13 +393,13 @@ pub(crate) fn decide(
                     d(
                         Side::Gpu,
                         "measured profile: the GPU is predicted faster",
-                        0.0,
+                        balanced_share(cpu, gpu_moved),
                     )
                 } else {
                     d(
                         Side::Cpu,
                         "measured profile: the CPU is predicted faster",
-                        0.0,
+                        balanced_share(cpu, gpu_moved),
                     )
                 };
             }
@@ -391,10 +466,12 @@ impl RunLog {
             target: "tandem::dispatch",
             op = r.op,
             len = r.len,
+            policy = ?r.policy,
             side = ?r.side,
             reason = r.reason,
             predicted_cpu_us = micros(r.predicted_cpu),
             predicted_gpu_us = micros(r.predicted_gpu),
+            predicted_split_us = micros(r.predicted_split),
             gpu_share = r.gpu_share,
             fallback = r.fallback.as_deref(),
             elapsed_us = r.elapsed.as_micros() as u64,
@@ -402,13 +479,17 @@ impl RunLog {
         );
         if stderr_level() >= 3 {
             eprintln!(
-                "tandem: {} n={} on {:?} ({}); predicted cpu {:?}, gpu {:?}; took {:?}{}",
+                "tandem: {} n={} on {:?} under {:?} ({}); predicted cpu {:?}, gpu {:?}{}; took {:?}{}",
                 r.op,
                 r.len,
                 r.side,
+                r.policy,
                 r.reason,
                 r.predicted_cpu,
                 r.predicted_gpu,
+                r.predicted_split
+                    .map(|s| format!(", split {s:?}"))
+                    .unwrap_or_default(),
                 r.elapsed,
                 r.fallback
                     .as_deref()
@@ -449,34 +530,171 @@ impl RunLog {
 }
 
 /// What user kernels' own runs showed: measured time over the profile's
-/// prediction, per kernel and side. The profile knows only a light calibration
-/// kernel; a heavy one is corrected after its first run on a side.
+/// prediction, per kernel, size and side. The profile knows only a light
+/// calibration kernel; a heavy one is corrected after its first run on a side.
+/// Sizes are learned apart (by power of two), since a kernel's cost need not
+/// scale as the calibration kernel's does: a size not yet run borrows the
+/// nearest learned size's factor.
 #[derive(Default)]
 pub(crate) struct Learned {
-    factors: Mutex<std::collections::HashMap<(u64, Side), f64>>,
+    kernels: Mutex<std::collections::HashMap<u64, std::collections::BTreeMap<u32, KernelHistory>>>,
+}
+
+/// The size class a run's length falls in: its power of two.
+fn size_class(len: usize) -> u32 {
+    len.max(1).ilog2()
+}
+
+/// One user kernel's learned factors at one size class, and how many times
+/// Auto chose for it there.
+#[derive(Default, Clone, Copy)]
+struct KernelHistory {
+    cpu: Learnt,
+    gpu: Learnt,
+    split: Learnt,
+    calls: u64,
+}
+
+/// How many of a side's latest runs its factor is taken from.
+const LEARN_WINDOW: usize = 8;
+
+/// One side's learned factor, from its latest runs.
+#[derive(Default, Clone, Copy)]
+struct Learnt {
+    /// The least of `recent`; None before the first run.
+    factor: Option<f64>,
+    /// Measured over predicted, for the latest runs (a ring).
+    recent: [f64; LEARN_WINDOW],
+    runs: u32,
+}
+
+impl KernelHistory {
+    fn of_mut(&mut self, side: Side) -> &mut Learnt {
+        match side {
+            Side::Cpu => &mut self.cpu,
+            Side::Gpu => &mut self.gpu,
+            Side::Split => &mut self.split,
+        }
+    }
+}
+
+impl Learnt {
+    /// Learns from one more run that took `ratio` times the prediction.
+    ///
+    /// The factor is the least ratio of the side's last [`LEARN_WINDOW`] runs.
+    /// Timing noise here is one-sided: a shader compile, the other side's threads
+    /// still winding down, or a busy core only ever add time, so the fastest
+    /// recent run is the best estimate of what the side does in steady use, and
+    /// one slow run cannot swing a choice. A lasting slowdown shows once it fills
+    /// the window.
+    fn learn(&mut self, ratio: f64) {
+        self.recent[self.runs as usize % LEARN_WINDOW] = ratio;
+        self.runs = self.runs.saturating_add(1);
+        let filled = (self.runs as usize).min(LEARN_WINDOW);
+        self.factor = self.recent[..filled].iter().copied().reduce(f64::min);
+    }
+}
+
+/// Measured over predicted time, per side: what the profile's predictions are
+/// multiplied by (1 where nothing was learned).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Factors {
+    pub cpu: f64,
+    pub gpu: f64,
+    pub split: f64,
+}
+
+impl Factors {
+    /// Nothing learned: the profile as it is.
+    pub const ONE: Factors = Factors {
+        cpu: 1.0,
+        gpu: 1.0,
+        split: 1.0,
+    };
+
+    fn of(self, side: Side) -> f64 {
+        match side {
+            Side::Cpu => self.cpu,
+            Side::Gpu => self.gpu,
+            Side::Split => self.split,
+        }
+    }
 }
 
 /// Runs shorter than this are too noisy to learn from.
 const LEARN_MIN_S: f64 = 20e-6;
+/// Auto re-measures the side it did not choose only when that side is predicted
+/// within this factor of the chosen one: a stale or unlucky first measurement
+/// (a shader compile, a busy machine) must not decide a kernel's side forever.
+const EXPLORE_WITHIN: f64 = 3.0;
+/// The first call at which Auto may re-measure; then at every power of two, so
+/// that re-measuring costs a vanishing share of the calls.
+const EXPLORE_FROM: u64 = 8;
 
 impl Learned {
-    /// The (CPU, GPU) factors for `kernel`; 1 where nothing was learned.
-    pub fn factors(&self, kernel: u64) -> (f64, f64) {
-        let m = self.factors.lock().unwrap_or_else(|p| p.into_inner());
-        let f = |side| m.get(&(kernel, side)).copied().unwrap_or(1.0);
-        (f(Side::Cpu), f(Side::Gpu))
+    /// The factors learned for `kernel` over `len` elements: at this size class
+    /// where that side ran there, else at the nearest one where it did.
+    pub fn factors(&self, kernel: u64, len: usize) -> Factors {
+        let m = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(sizes) = m.get(&kernel) else {
+            return Factors::ONE;
+        };
+        let class = size_class(len);
+        let nearest = |side: fn(&KernelHistory) -> Option<f64>| {
+            sizes
+                .iter()
+                .filter_map(|(c, h)| Some((c.abs_diff(class), side(h)?)))
+                .min_by_key(|&(d, _)| d)
+                .map_or(1.0, |(_, f)| f)
+        };
+        Factors {
+            cpu: nearest(|h| h.cpu.factor),
+            gpu: nearest(|h| h.gpu.factor),
+            split: nearest(|h| h.split.factor),
+        }
     }
 
-    /// Records a run that took `measured` seconds where the profile predicted `predicted`.
-    pub fn observe(&self, kernel: u64, side: Side, measured: f64, predicted: f64) {
+    /// Counts one of Auto's choices `d` for `kernel` over `len` elements and,
+    /// on calls 8, 16, 32, ... at this size class, names another option to
+    /// re-measure instead: of those predicted within [`EXPLORE_WITHIN`] of the
+    /// choice, the one measured fewest times here.
+    pub fn explore(&self, kernel: u64, len: usize, d: &Decision) -> Option<Side> {
+        self.at(kernel, len, |h| {
+            h.calls += 1;
+            if h.calls < EXPLORE_FROM || !h.calls.is_power_of_two() {
+                return None;
+            }
+            let chosen = d.predicted(d.side)?;
+            [Side::Cpu, Side::Gpu, Side::Split]
+                .into_iter()
+                .filter(|&s| s != d.side)
+                .filter_map(|s| Some((s, d.predicted(s)?)))
+                .filter(|&(_, t)| t < EXPLORE_WITHIN * chosen)
+                .min_by(|a, b| {
+                    let (ra, rb) = (h.of_mut(a.0).runs, h.of_mut(b.0).runs);
+                    ra.cmp(&rb).then(a.1.total_cmp(&b.1))
+                })
+                .map(|(s, _)| s)
+        })
+    }
+
+    /// Records a run over `len` elements that took `measured` seconds where the
+    /// profile predicted `predicted`.
+    pub fn observe(&self, kernel: u64, len: usize, side: Side, measured: f64, predicted: f64) {
         if measured < LEARN_MIN_S || predicted <= 0.0 {
             return;
         }
         let ratio = (measured / predicted).clamp(1e-3, 1e4);
-        let mut m = self.factors.lock().unwrap_or_else(|p| p.into_inner());
-        // Geometric mean with the previous factor: follows change, damps noise.
-        let f = m.entry((kernel, side)).or_insert(ratio);
-        *f = (*f * ratio).sqrt();
+        self.at(kernel, len, |h| h.of_mut(side).learn(ratio));
+    }
+
+    /// Runs `f` on `kernel`'s history at `len`'s size class, made if new.
+    fn at<R>(&self, kernel: u64, len: usize, f: impl FnOnce(&mut KernelHistory) -> R) -> R {
+        let mut m = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
+        f(m.entry(kernel)
+            .or_default()
+            .entry(size_class(len))
+            .or_default())
     }
 }
 
@@ -536,20 +754,17 @@ pub(crate) fn run_split<R>(
     let start = Instant::now();
     let policy = ctx.policy();
     // Auto's fast path: host data too small for the GPU's fixed cost alone, per the profile.
-    if policy == Policy::Auto
-        && (work.len as u64) < ctx.cpu_only_below()
-        && work.readback_bytes == 0
-        && work.kernel == 0
-        && ctx.crossover().is_none()
-    {
+    if policy == Policy::Auto && work.host_fast {
         let result = cpu();
         ctx.log().push(RunRecord {
             op: work.op,
             len: work.len,
+            policy,
             side: Side::Cpu,
             reason: "measured profile: the CPU finishes before the GPU's fixed cost alone",
             predicted_cpu: None,
             predicted_gpu: None,
+            predicted_split: None,
             gpu_share: None,
             fallback: None,
             elapsed: start.elapsed(),
@@ -562,8 +777,8 @@ pub(crate) fn run_split<R>(
         _ => None,
     };
     let learned = match work.kernel {
-        0 => (1.0, 1.0),
-        k => ctx.learned().factors(k),
+        0 => Factors::ONE,
+        k => ctx.learned().factors(k, work.len),
     };
     let d = decide(
         policy,
@@ -573,6 +788,18 @@ pub(crate) fn run_split<R>(
         learned,
         &work,
     )?;
+    let explore = match policy == Policy::Auto && work.kernel != 0 {
+        true => ctx.learned().explore(work.kernel, work.len, &d),
+        false => None,
+    };
+    let d = match explore {
+        Some(side) => Decision {
+            side,
+            reason: "re-measuring an option predicted within 3x of the choice",
+            ..d
+        },
+        None => d,
+    };
     let may_fall_back = matches!(policy, Policy::Auto | Policy::Split);
     let mut gpu_share = None;
     let (result, side, fallback) = match (d.side, backend) {
@@ -603,30 +830,23 @@ pub(crate) fn run_split<R>(
     };
     let elapsed = start.elapsed();
     if work.kernel != 0 && fallback.is_none() {
-        let predicted = match side {
-            Side::Cpu => d.predicted_cpu,
-            Side::Gpu => d.predicted_gpu,
-            Side::Split => None,
-        };
-        if let Some(p) = predicted {
+        if let Some(p) = d.predicted(side) {
             // Undo the factor already applied, so that the new one is against the profile.
-            let base = p / if side == Side::Cpu {
-                learned.0
-            } else {
-                learned.1
-            };
+            let base = p / learned.of(side);
             ctx.learned()
-                .observe(work.kernel, side, elapsed.as_secs_f64(), base);
+                .observe(work.kernel, work.len, side, elapsed.as_secs_f64(), base);
         }
     }
     let secs = |s: Option<f64>| s.map(Duration::from_secs_f64);
     ctx.log().push(RunRecord {
         op: work.op,
         len: work.len,
+        policy,
         side,
         reason: d.reason,
         predicted_cpu: secs(d.predicted_cpu),
         predicted_gpu: secs(d.predicted_gpu),
+        predicted_split: secs(d.predicted_split),
         gpu_share,
         fallback,
         elapsed,
@@ -704,4 +924,103 @@ pub(crate) fn split_elementwise<T: Element>(
     )?;
     head.extend_from_slice(&tail);
     Ok(Buffer::from_host(head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learned_factors_are_the_fastest_recent_run() {
+        let l = Learned::default();
+        let n = 1 << 20;
+        let gpu = |l: &Learned, k| l.factors(k, n).gpu;
+        assert_eq!(l.factors(7, n), Factors::ONE);
+        // A first GPU run slowed by a shader compile: 40x the prediction.
+        l.observe(7, n, Side::Gpu, 40e-3, 1e-3);
+        assert_eq!(gpu(&l, 7), 40.0);
+        // The second, 4x: the factor.
+        l.observe(7, n, Side::Gpu, 4e-3, 1e-3);
+        assert_eq!(gpu(&l, 7), 4.0);
+        // A slow run (64x) changes nothing.
+        l.observe(7, n, Side::Gpu, 64e-3, 1e-3);
+        assert_eq!(gpu(&l, 7), 4.0);
+        // A lasting change (now 8x) shows once the 4x run leaves the window.
+        for _ in 0..LEARN_WINDOW - 2 {
+            l.observe(7, n, Side::Gpu, 8e-3, 1e-3);
+        }
+        assert_eq!(gpu(&l, 7), 4.0);
+        l.observe(7, n, Side::Gpu, 8e-3, 1e-3);
+        assert_eq!(gpu(&l, 7), 8.0);
+        // Runs too short to time well teach nothing; sides and kernels are apart.
+        l.observe(7, n, Side::Cpu, 1e-6, 1e-9);
+        l.observe(7, n, Side::Split, 2e-3, 1e-3);
+        let f = l.factors(7, n);
+        assert_eq!((f.cpu, f.split), (1.0, 2.0));
+        l.observe(8, n, Side::Cpu, 1e-3, 1e-3 / 3.0);
+        assert!((l.factors(8, n).cpu - 3.0).abs() < 1e-12);
+        assert_eq!(l.factors(7, n).cpu, 1.0);
+    }
+
+    #[test]
+    fn learned_sizes_are_apart_and_unseen_sizes_borrow_the_nearest() {
+        let l = Learned::default();
+        l.observe(1, 1 << 10, Side::Gpu, 1e-3, 1e-4);
+        l.observe(1, 1 << 20, Side::Gpu, 2e-3, 1e-3);
+        l.observe(1, 1 << 20, Side::Cpu, 3e-3, 1e-3);
+        assert_eq!(l.factors(1, 1 << 10).gpu, 10.0);
+        // Same power of two, same class.
+        assert_eq!(l.factors(1, (1 << 20) + 5).gpu, 2.0);
+        assert_eq!(l.factors(1, 1 << 12).gpu, 10.0);
+        assert_eq!(l.factors(1, 1 << 18).gpu, 2.0);
+        // The CPU ran only at 2^20: every size borrows it.
+        assert_eq!(l.factors(1, 1 << 10).cpu, 3.0);
+        assert_eq!(l.factors(1, 1 << 10).split, 1.0);
+    }
+
+    #[test]
+    fn every_calibrated_op_predicts_itself() {
+        for (i, op) in calibrate::CALIBRATED_OPS.iter().enumerate() {
+            assert_eq!(curve_index(op), i, "{op}");
+        }
+        assert_eq!(calibrate::CALIBRATED_OPS[curve_index("run_wgsl")], "map");
+        assert_eq!(calibrate::CALIBRATED_OPS[curve_index("min")], "argmax");
+    }
+
+    #[test]
+    fn exploration_comes_at_powers_of_two_from_the_eighth_call() {
+        let l = Learned::default();
+        let d = Decision {
+            side: Side::Gpu,
+            reason: "",
+            predicted_cpu: Some(2.0),
+            predicted_gpu: Some(1.0),
+            predicted_split: Some(1.5),
+            gpu_share: 0.5,
+        };
+        let calls: Vec<u64> = (1..=70u64)
+            .filter(|_| l.explore(3, 4096, &d).is_some())
+            .collect();
+        assert_eq!(calls, [8, 16, 32, 64]);
+        // Another size class counts apart.
+        assert_eq!(l.explore(3, 1 << 20, &d), None);
+        // The option measured fewest times goes first, then the faster one.
+        let l = Learned::default();
+        let next = |l: &Learned| {
+            (0..7).for_each(|_| assert_eq!(l.explore(4, 64, &d), None));
+            l.explore(4, 64, &d)
+        };
+        assert_eq!(next(&l), Some(Side::Split));
+        let l2 = Learned::default();
+        l2.observe(4, 64, Side::Split, 1.0, 1.0);
+        assert_eq!(next(&l2), Some(Side::Cpu));
+        // Nothing within 3x of the choice: no exploring.
+        let far = Decision {
+            predicted_cpu: Some(3.5),
+            predicted_split: None,
+            ..d
+        };
+        let l3 = Learned::default();
+        assert!((1..=64).all(|_| l3.explore(5, 64, &far).is_none()));
+    }
 }

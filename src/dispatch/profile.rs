@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The profile file format; a file with another number is stale.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Time against work for one op on one side: `(work, seconds)` points with the
 /// work increasing. Work is the element count (multiply-adds for matmul).
@@ -145,6 +145,11 @@ pub struct Profile {
     pub readback: Transfer,
     /// Each calibrated op's curves, by op name.
     pub ops: BTreeMap<String, OpCurves>,
+    /// A measured split's time over the model's prediction for it, which assumes
+    /// the GPU and CPU parts do not slow each other: about 1 for a GPU with its own
+    /// memory, more where both sides share cores (a software adapter) or memory
+    /// bandwidth. Auto splits only where the prediction times this still wins.
+    pub split_factor: f64,
 }
 
 impl Profile {
@@ -167,6 +172,12 @@ impl Profile {
         {
             return Err("a fixed cost or bandwidth is negative, zero or not finite".into());
         }
+        if !(self.split_factor.is_finite() && self.split_factor > 0.0) {
+            return Err(format!(
+                "split factor {} is not positive and finite",
+                self.split_factor
+            ));
+        }
         for (op, c) in &self.ops {
             c.cpu.check().map_err(|e| format!("{op} (cpu): {e}"))?;
             c.gpu.check().map_err(|e| format!("{op} (gpu): {e}"))?;
@@ -175,25 +186,36 @@ impl Profile {
     }
 
     /// The work below which every op is faster on the CPU than the GPU's fixed
-    /// cost alone (one empty submission), so that Auto need not predict at all.
+    /// cost alone (one empty submission): the least of [`Profile::cpu_only_below_for`].
     pub fn cpu_only_below(&self) -> f64 {
-        let fixed = self.gpu_fixed_s;
         self.ops
             .values()
-            .map(|c| {
-                let p = &c.cpu.points;
-                match p.iter().position(|&[_, t]| t >= fixed) {
-                    Some(0) => 0.0,
-                    Some(i) => {
-                        let ([w0, t0], [w1, t1]) = (p[i - 1], p[i]);
-                        w0 + (w1 - w0) * (fixed - t0) / (t1 - t0)
-                    }
-                    // Beyond the last point the model scales in proportion to the work.
-                    None => p.last().map_or(0.0, |&[w, t]| w * fixed / t),
-                }
-            })
+            .map(|c| self.cpu_only_below_in(c))
             .fold(f64::INFINITY, f64::min)
             .min(u32::MAX as f64)
+    }
+
+    /// The work below which `op` (a calibrated op's name) finishes on the CPU
+    /// before the GPU's fixed cost alone, so that no GPU run or split of it can
+    /// win on host data and Auto need not predict; 0 when the op is not here.
+    pub fn cpu_only_below_for(&self, op: &str) -> f64 {
+        self.ops
+            .get(op)
+            .map_or(0.0, |c| self.cpu_only_below_in(c).min(u32::MAX as f64))
+    }
+
+    fn cpu_only_below_in(&self, c: &OpCurves) -> f64 {
+        let fixed = self.gpu_fixed_s;
+        let p = &c.cpu.points;
+        match p.iter().position(|&[_, t]| t >= fixed) {
+            Some(0) => 0.0,
+            Some(i) => {
+                let ([w0, t0], [w1, t1]) = (p[i - 1], p[i]);
+                w0 + (w1 - w0) * (fixed - t0) / (t1 - t0)
+            }
+            // Beyond the last point the model scales in proportion to the work.
+            None => p.last().map_or(0.0, |&[w, t]| w * fixed / t),
+        }
     }
 
     /// Writes the profile as JSON to `path`, creating its folder.

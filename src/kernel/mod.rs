@@ -149,11 +149,16 @@ where
     }
 
     fn work(&self, ctx: &Context, op: &'static str, inputs: &[&Buffer<T>; N]) -> Work {
-        let mut w = crate::ops::work(ctx, op, &gpu::SPEC_FOR_SUPPORT, inputs);
-        w.gpu_supported &= ctx
-            .gpu_for(ctx.policy())
-            .is_some_and(|g| g.supports_scalar(T::SCALAR));
-        w.kernel = self.id;
+        let dyn_inputs = inputs.map(|b| b as &dyn crate::dispatch::Input);
+        let (mut w, g) = crate::ops::call(
+            ctx,
+            op,
+            &gpu::SPEC_FOR_SUPPORT,
+            inputs.first().map_or(0, |b| b.len()),
+            self.id,
+            &dyn_inputs,
+        );
+        w.gpu_supported &= g.is_some_and(|g| g.supports_scalar(T::SCALAR));
         w
     }
 }
@@ -181,7 +186,7 @@ fn map_cpu<T: Element, const N: usize, const P: usize>(
     params: [T; P],
 ) -> Vec<T> {
     let n = ins[0].len();
-    crate::cpu::collect_pieces(n, |start, o| {
+    crate::cpu::collect_pieces_timed(n, |start, o| {
         // A local copy: read through a reference, the parameters might alias the
         // output as far as the compiler knows, which blocks vectorisation.
         let local = params;

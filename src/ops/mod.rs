@@ -11,10 +11,13 @@ pub mod reduce;
 pub mod scan;
 pub mod sort;
 
-use crate::dispatch::Work;
-use crate::element::Element;
+use std::sync::Arc;
+
+use crate::dispatch::{Input, Work};
+use crate::element::ScalarType;
 use crate::gpu::shader::KernelSpec;
-use crate::{Buffer, Context};
+use crate::gpu::GpuBackend;
+use crate::{Context, Policy};
 
 /// Every built-in kernel, for `Context::warm_up` and the naga validation test.
 /// A new op adds its kernels here.
@@ -38,21 +41,58 @@ static BUILTIN_KERNELS: &[&KernelSpec] = &[
     &sort::gpu::SORT_SCAN,
 ];
 
-/// The dispatcher's view of a call over `inputs`: the first input's length is the work.
-pub(crate) fn work<T: Element>(
+/// The dispatcher's view of a call over `inputs`: the first input's length is
+/// the work, and its element type the op's.
+pub(crate) fn work(
     ctx: &Context,
     op: &'static str,
     kernel: &KernelSpec,
-    inputs: &[&Buffer<T>],
+    inputs: &[&dyn Input],
 ) -> Work {
-    let len = inputs.first().map_or(0, |b| b.len());
-    let gpu = ctx.gpu_for(ctx.policy());
-    let mut w = Work::new(op, T::SCALAR.wgsl(), len);
+    let len = inputs.first().map_or(0, |b| b.elems());
+    call(ctx, op, kernel, len, 0, inputs).0
+}
+
+/// The dispatcher's view of a call over `inputs` with `len` elements of work
+/// (and of user kernel `kernel_id`, 0 for none), and the GPU it would run on.
+///
+/// Under Auto, host data below the profile's CPU-only size takes the fast path
+/// (`Work::host_fast`): no GPU handle, no device residency, no prediction,
+/// which keeps the dispatcher's own cost at the smallest sizes near that of
+/// `Policy::Cpu`. User kernels never take it: their cost is learned per kernel.
+pub(crate) fn call(
+    ctx: &Context,
+    op: &'static str,
+    kernel: &KernelSpec,
+    len: usize,
+    kernel_id: u64,
+    inputs: &[&dyn Input],
+) -> (Work, Option<Arc<GpuBackend>>) {
+    let scalar = inputs.first().map_or(ScalarType::F32, |b| b.scalar());
+    let mut w = Work::new(op, scalar.wgsl(), len);
+    w.kernel = kernel_id;
+    let policy = ctx.policy();
+    if policy == Policy::Auto
+        && kernel_id == 0
+        && (len as u64) < ctx.cpu_only_below(op)
+        && ctx.crossover().is_none()
+    {
+        for b in inputs {
+            w.input(None, *b);
+        }
+        if w.readback_bytes == 0 {
+            w.inputs_on_device = false;
+            w.host_fast = true;
+            return (w, None);
+        }
+        w = Work::new(op, scalar.wgsl(), len);
+    }
+    let gpu = ctx.gpu_for(policy);
     for b in inputs {
-        w.input(gpu.as_deref(), b);
+        w.input(gpu.as_deref(), *b);
     }
     w.gpu_supported = gpu.as_ref().is_some_and(|g| {
-        kernel.supports(T::SCALAR) && g.supports_scalar(T::SCALAR) && (len as u64) < u32::MAX as u64
+        kernel.supports(scalar) && g.supports_scalar(scalar) && (len as u64) < u32::MAX as u64
     });
-    w
+    (w, gpu)
 }

@@ -2,8 +2,9 @@
 //! from host data to a host result, beside the peer a user would reach for; the
 //! table, `report.md`, `report.json` and an SVG chart per op.
 //!
-//! Timing: each point runs until it has taken `--min-time` (at least 3 runs and
-//! at most 500) and keeps the median. "cpu", "gpu" and "auto" start from buffers
+//! Timing: each point measures all its columns side by side, in rounds, until
+//! each has had about `--min-time` (at least 3 rounds and at most 500), and keeps
+//! each column's median. "cpu", "gpu" and "auto" start from buffers
 //! holding host data (made outside the timed region; the GPU pays its upload inside
 //! it) and end with the result in host memory; "gpu resident" starts from inputs
 //! already on the GPU and leaves a buffer result there. Peers start from slices and
@@ -47,26 +48,17 @@ pub struct Point {
     pub peer: Duration,
 }
 
-/// The median time of `run(&setup())`: only `run` is timed; the input is made
-/// before and dropped after the timed region (freeing large inputs inside it
-/// would time the allocator returning pages to the system). Runs shorter than
-/// 20 us are timed in batches of fresh inputs, so that the clock's own cost and
-/// resolution do not show in the ratios.
-fn median_time<S>(
-    min_time: Duration,
-    mut setup: impl FnMut() -> tandem::Result<S>,
-    mut run: impl FnMut(&S) -> tandem::Result<()>,
-) -> tandem::Result<Duration> {
-    let first = {
-        let input = setup()?;
-        let t = Instant::now();
-        run(&input)?;
-        t.elapsed()
-    };
-    let batch = (20_000 / first.as_nanos().max(1)).clamp(1, 256) as u32;
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 3 || (start.elapsed() < min_time && times.len() < 500) {
+/// One column's measurement: `timed(batch)` makes `batch` fresh inputs outside
+/// the timed region, runs the column's call on each, drops them after (freeing
+/// large inputs inside it would time the allocator returning pages to the
+/// system), and returns the time per run.
+type Timed<'a> = Box<dyn FnMut(u32) -> tandem::Result<Duration> + 'a>;
+
+fn timed<'a, S: 'a>(
+    mut setup: impl FnMut() -> tandem::Result<S> + 'a,
+    mut run: impl FnMut(&S) -> tandem::Result<()> + 'a,
+) -> Timed<'a> {
+    Box::new(move |batch| {
         let inputs = (0..batch)
             .map(|_| setup())
             .collect::<tandem::Result<Vec<S>>>()?;
@@ -74,11 +66,101 @@ fn median_time<S>(
         for input in &inputs {
             run(input)?;
         }
-        times.push(t.elapsed() / batch);
+        let per_run = t.elapsed() / batch;
         drop(inputs);
+        Ok(per_run)
+    })
+}
+
+/// Each column's median time, the columns measured side by side: rounds take
+/// every column in turn (in a new random order each round), so that drift in
+/// the machine's speed, the allocator's state, or one side's threads still
+/// winding down (a software GPU's, rayon's) fall on every column alike. After a
+/// warm-up run, columns faster than 20 us run in batches, so that the clock's own
+/// cost does not show in the ratios. At least 3 rounds, then more while the
+/// total stays under `min_time` per column (at most 500); a column much faster
+/// than the slowest takes up to 8 samples a round.
+///
+/// The first `alike` columns share one batch size (from the fastest of them):
+/// a batch's first run pays for waking rayon's threads and the rest do not, so
+/// columns compared with each other must run in batches of the same size.
+fn median_times(
+    min_time: Duration,
+    alike: usize,
+    columns: &mut [Timed],
+) -> tandem::Result<Vec<Duration>> {
+    let batch_for = |t: Duration| (20_000 / t.as_nanos().max(1)).clamp(1, 256) as u32;
+    let mut first = Vec::with_capacity(columns.len());
+    for c in columns.iter_mut() {
+        first.push(c(1)?);
     }
-    times.sort();
-    Ok(times[times.len() / 2])
+    let mut batches: Vec<u32> = first.iter().map(|&t| batch_for(t)).collect();
+    let shared = batches.iter().take(alike).copied().max().unwrap_or(1);
+    for b in batches.iter_mut().take(alike) {
+        *b = shared;
+    }
+    // Columns much faster than the slowest take several samples a round (up to
+    // 8), so that their medians do not rest on three samples when a slow GPU
+    // column limits the rounds.
+    let sample: Vec<f64> = first
+        .iter()
+        .zip(&batches)
+        .map(|(t, &b)| t.as_secs_f64() * b as f64)
+        .collect();
+    let slowest = sample.iter().copied().fold(0.0, f64::max);
+    let mut order: Vec<usize> = Vec::new();
+    for (i, s) in sample.iter().enumerate() {
+        let reps = (slowest / s.max(1e-9)).round().clamp(1.0, 8.0) as usize;
+        order.extend(std::iter::repeat_n(i, reps));
+    }
+    let budget = min_time * columns.len() as u32;
+    let mut times = vec![Vec::new(); columns.len()];
+    let start = Instant::now();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut round = 0;
+    while round < 3 || (start.elapsed() < budget && round < 500) {
+        // A fresh order each round (Fisher-Yates on xorshift), so that no column
+        // always follows the same one.
+        for k in (1..order.len()).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            order.swap(k, (rng % (k as u64 + 1)) as usize);
+        }
+        for &i in &order {
+            times[i].push(columns[i](batches[i])?);
+        }
+        round += 1;
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect())
+}
+
+/// The sides Auto's calls ran on: one name, or each side's share of the calls.
+fn side_summary(runs: &[tandem::RunRecord]) -> String {
+    let auto: Vec<_> = runs.iter().filter(|r| r.policy == Policy::Auto).collect();
+    let name = |s: tandem::Side| format!("{s:?}").to_lowercase();
+    let mut sides: Vec<(tandem::Side, usize)> = Vec::new();
+    for r in &auto {
+        match sides.iter_mut().find(|(s, _)| *s == r.side) {
+            Some((_, n)) => *n += 1,
+            None => sides.push((r.side, 1)),
+        }
+    }
+    match sides.as_slice() {
+        [] => "?".into(),
+        [(s, _)] => name(*s),
+        _ => sides
+            .iter()
+            .map(|(s, n)| format!("{} {}%", name(*s), n * 100 / auto.len()))
+            .collect::<Vec<_>>()
+            .join(" / "),
+    }
 }
 
 fn sizes_for(case: &Case, opts: &Options) -> Vec<usize> {
@@ -163,53 +245,46 @@ pub fn run(opts: &Options) -> Result<(), String> {
             // Fresh host-resident buffers for each run, made outside the timed region:
             // the GPU columns then pay the real upload, the CPU column nothing extra.
             let fresh = |c: &Context| cases::upload(c, &data);
-            let half = opts.min_time / 2;
-            let t_cpu = median_time(half, || fresh(&cpu), |r| case.run(&cpu, r)).map_err(e)?;
-            let (t_gpu, t_res) = match &gpu {
+            let resident = match &gpu {
                 Some(g) => {
-                    let t =
-                        median_time(opts.min_time, || fresh(g), |r| case.run(g, r)).map_err(e)?;
-                    let resident = fresh(g).map_err(e)?;
-                    cases::prefetch(g, &resident).map_err(e)?;
-                    let r = median_time(
-                        opts.min_time,
-                        || Ok(()),
-                        |_| case.run_resident(g, &resident),
-                    )
-                    .map_err(e)?;
-                    (Some(t), Some(r))
+                    let r = fresh(g).map_err(e)?;
+                    cases::prefetch(g, &r).map_err(e)?;
+                    Some(r)
                 }
+                None => None,
+            };
+            // Every column side by side (see `median_times`), so that each ratio is
+            // between runs made under the same conditions.
+            let mut columns: Vec<Timed> = vec![
+                timed(|| fresh(&cpu), |r| case.run(&cpu, r)),
+                timed(|| fresh(&auto), |r| case.run(&auto, r)),
+                // The peer gets fresh inputs too, so that both pay the same allocator costs.
+                timed(
+                    || Ok(data.clone()),
+                    |d| {
+                        case.peer(d);
+                        Ok(())
+                    },
+                ),
+            ];
+            if let (Some(g), Some(r)) = (&gpu, &resident) {
+                columns.push(timed(|| fresh(g), |x| case.run(g, x)));
+                columns.push(timed(|| Ok(()), |_| case.run_resident(g, r)));
+            }
+            if let (Some(s), true) = (&split, case.splittable) {
+                columns.push(timed(|| fresh(s), |x| case.run(s, x)));
+            }
+            auto.clear_runs();
+            // cpu, auto and the peer: compared with each other, so batched alike.
+            let t = median_times(opts.min_time, 3, &mut columns).map_err(e)?;
+            drop(columns);
+            let (t_cpu, t_auto, t_peer) = (t[0], t[1], t[2]);
+            let (t_gpu, t_res) = match gpu {
+                Some(_) => (t.get(3).copied(), t.get(4).copied()),
                 None => (None, None),
             };
-            auto.clear_runs();
-            // CPU and Auto alternate, each keeping its lower median, so that drift in
-            // the machine's speed does not show up as a dispatcher error.
-            let mut t_auto =
-                median_time(half, || fresh(&auto), |r| case.run(&auto, r)).map_err(e)?;
-            let t_cpu =
-                t_cpu.min(median_time(half, || fresh(&cpu), |r| case.run(&cpu, r)).map_err(e)?);
-            t_auto =
-                t_auto.min(median_time(half, || fresh(&auto), |r| case.run(&auto, r)).map_err(e)?);
-            let auto_side = auto
-                .runs()
-                .first()
-                .map_or("?".into(), |r| format!("{:?}", r.side).to_lowercase());
-            let t_split = match &split {
-                Some(s) if case.splittable => {
-                    Some(median_time(opts.min_time, || fresh(s), |r| case.run(s, r)).map_err(e)?)
-                }
-                _ => None,
-            };
-            // The peer gets fresh inputs too, so that both pay the same allocator costs.
-            let t_peer = median_time(
-                opts.min_time,
-                || Ok(data.clone()),
-                |d| {
-                    case.peer(d);
-                    Ok(())
-                },
-            )
-            .map_err(e)?;
+            let t_split = (split.is_some() && case.splittable).then(|| t[t.len() - 1]);
+            let auto_side = side_summary(&auto.runs());
             points.push(Point {
                 op: case.op,
                 n,

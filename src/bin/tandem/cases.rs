@@ -237,6 +237,9 @@ pub fn all() -> Vec<Case> {
                         1.0f32,
                         faer::Par::rayon(0),
                     );
+                    // As tandem does after faer (see `clear_upper_simd_state`), so
+                    // that the peer leaves the threads as fast as it found them.
+                    tandem::cpu::clear_upper_simd_state(true);
                     std::hint::black_box(c);
                 }
             },

@@ -167,6 +167,15 @@ fn calibrate() -> Result<(), String> {
         p.readback.fixed_s * 1e6
     );
     println!(
+        "split factor {:.2}: a split's measured time over the time predicted for two independent sides{}",
+        p.split_factor,
+        if p.split_factor > 1.5 {
+            " (they share the machine: Auto will rarely split)"
+        } else {
+            ""
+        }
+    );
+    println!(
         "{:<15} {:>12} {:>14} {:>14}",
         "op", "work", "cpu", "gpu resident"
     );

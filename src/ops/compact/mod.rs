@@ -101,9 +101,7 @@ fn work_with_mask<T: Element>(
     x: &Buffer<T>,
     mask: &Buffer<u32>,
 ) -> Work {
-    let mut w = work(ctx, op, &gpu::COMPACT, &[x]).output::<T>(x.len());
-    w.input(ctx.gpu_for(ctx.policy()).as_deref(), mask);
-    w
+    work(ctx, op, &gpu::COMPACT, &[x, mask]).output::<T>(x.len())
 }
 
 /// A GPU compaction's result as a buffer.

@@ -26,7 +26,7 @@ use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::ops::work;
+use crate::ops::call;
 use crate::{Context, Policy};
 
 fn empty_source(op: &'static str, n: usize) -> Error {
@@ -64,12 +64,10 @@ impl Context {
         if n > 0 && src.is_empty() {
             return Err(empty_source(op, n));
         }
-        let mut w = work(self, op, &gpu::GATHER, &[src]).output::<T>(n);
-        w.len = n;
-        let g = self.gpu_for(self.policy());
-        w.input(g.as_deref(), idx);
+        let (w, g) = call(self, op, &gpu::GATHER, n, 0, &[src, idx]);
+        let mut w = w.output::<T>(n);
         if let Some(g) = g {
-            w.gpu_supported &= (n as u64) < u32::MAX as u64;
+            w.gpu_supported &= (src.len() as u64) < u32::MAX as u64;
             if self.policy() != Policy::Gpu {
                 w.gpu_supported &= gpu::fits::<T>(&g, src.len());
             }
@@ -128,10 +126,8 @@ impl Context {
         if dst.is_empty() {
             return Err(empty_source(op, n));
         }
-        let mut w = work(self, op, &gpu::SCATTER, &[src, &*dst]).output::<T>(dst.len());
-        w.len = n;
-        let g = self.gpu_for(self.policy());
-        w.input(g.as_deref(), idx);
+        let (w, g) = call(self, op, &gpu::SCATTER, n, 0, &[src, &*dst, idx]);
+        let mut w = w.output::<T>(dst.len());
         if let Some(g) = g {
             if self.policy() != Policy::Gpu {
                 w.gpu_supported &= gpu::fits::<T>(&g, dst.len());

@@ -39,7 +39,7 @@ use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
-use crate::ops::work;
+use crate::ops::call;
 use crate::{Context, Policy};
 
 impl Context {
@@ -70,11 +70,10 @@ impl Context {
     ) -> Result<Buffer<u32>> {
         let op = "histogram";
         let plan = cpu::plan(bins, lo, hi)?;
-        let mut w = work(self, op, &gpu::HISTOGRAM, &[x]).output::<u32>(bins);
-        if self.policy() != Policy::Gpu {
-            if let Some(g) = self.gpu_for(self.policy()) {
-                w.gpu_supported &= gpu::fits(&g, bins);
-            }
+        let (w, g) = call(self, op, &gpu::HISTOGRAM, x.len(), 0, &[x]);
+        let mut w = w.output::<u32>(bins);
+        if let (Some(g), true) = (g, self.policy() != Policy::Gpu) {
+            w.gpu_supported &= gpu::fits(&g, bins);
         }
         dispatch::run(
             self,

@@ -50,6 +50,7 @@ pub fn matmul_into(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: u
     let bm = faer::MatRef::from_row_major_slice(b, k, n);
     let cm = faer::MatMut::from_row_major_slice_mut(c, m, n);
     faer::linalg::matmul::matmul(cm, faer::Accum::Replace, am, bm, 1.0f32, par);
+    crate::cpu::clear_upper_simd_state(matches!(par, faer::Par::Rayon(_)));
 }
 
 /// Block edge of the cache-blocked transpose.

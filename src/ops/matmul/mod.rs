@@ -37,7 +37,7 @@ use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::ops::work;
+use crate::ops::{call, work};
 use crate::Context;
 
 /// `x * y`, or InvalidArgument naming the shape when it overflows `usize`.
@@ -86,9 +86,11 @@ impl Context {
         // The work is the multiply-adds; zero when any dimension is zero, which the
         // dispatcher answers on the host.
         let madds = mn.saturating_mul(k);
-        let mut w: Work = work(self, op, &gpu::MATMUL, &[a, b]).output::<f32>(mn);
-        w.len = madds;
-        if let Some(g) = self.gpu_for(self.policy()) {
+        let (w, g) = call(self, op, &gpu::MATMUL, madds, 0, &[a, b]);
+        let mut w: Work = w.output::<f32>(mn);
+        // The kernel's bound is on each dimension (checked by the GPU side), not on the
+        // multiply-adds.
+        if let Some(g) = g {
             w.gpu_supported = g.supports_scalar(crate::element::ScalarType::F32);
         }
         dispatch::run(

@@ -24,7 +24,7 @@ use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
-use crate::ops::work;
+use crate::ops::{call, work};
 use crate::Context;
 
 impl Context {
@@ -70,10 +70,11 @@ impl Context {
     ) -> Result<(Buffer<K>, Buffer<V>)> {
         let op = "sort_by_key";
         keys.same_len(values, op)?;
-        let mut w = work(self, op, &gpu::SORT_RADIX, &[keys]).output::<K>(keys.len());
-        // The GPU moves values as 32-bit words; they count for residency too.
+        // Values count for residency too.
+        let (w, _) = call(self, op, &gpu::SORT_RADIX, keys.len(), 0, &[keys, values]);
+        let mut w = w.output::<K>(keys.len());
+        // The GPU moves values as 32-bit words.
         w.gpu_supported &= std::mem::size_of::<V>() == 4;
-        w.input(self.gpu_for(self.policy()).as_deref(), values);
         w.out_bytes *= 2;
         let n = keys.len();
         dispatch::run(
