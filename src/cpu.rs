@@ -100,6 +100,33 @@ pub fn for_each_chunk_timed<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) 
         .for_each(|(i, c)| f(probe + i * piece, c));
 }
 
+/// `f(0), f(1), ..., f(count - 1)`, in order. In parallel when `parallel`, or
+/// when `f(0)`, run on the calling thread and timed, predicts that the rest
+/// takes at least [`PAR_MIN_S`] (as [`for_each_chunk_timed`]); else on the
+/// calling thread.
+pub fn map_pieces_timed<R: Send>(
+    count: usize,
+    parallel: bool,
+    f: impl Fn(usize) -> R + Sync + Send,
+) -> Vec<R> {
+    if count == 0 {
+        return Vec::new();
+    }
+    if parallel && threads() > 1 {
+        return (0..count).into_par_iter().map(f).collect();
+    }
+    let t = std::time::Instant::now();
+    let mut out = Vec::with_capacity(count);
+    out.push(f(0));
+    let rest_s = t.elapsed().as_secs_f64() * (count - 1) as f64;
+    if rest_s < PAR_MIN_S || threads() == 1 {
+        out.extend((1..count).map(f));
+    } else {
+        out.par_extend((1..count).into_par_iter().map(f));
+    }
+    out
+}
+
 /// A new `Vec` of `n` elements, each written once by `write(start, piece)`:
 /// `piece` covers indices `start..start + piece.len()`, pieces as in
 /// [`for_each_chunk_mut`]. Skips the zeroing pass a `vec![0; n]` would cost.
@@ -165,4 +192,34 @@ pub fn clear_upper_simd_state(pool: bool) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = pool;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_pieces_keep_their_order_whichever_way_they_run() {
+        for count in [0usize, 1, 2, 7, 100] {
+            let want: Vec<usize> = (0..count).map(|i| i * i).collect();
+            assert_eq!(map_pieces_timed(count, true, |i| i * i), want);
+            assert_eq!(map_pieces_timed(count, false, |i| i * i), want);
+            // Slow pieces: the first one's time sends the rest to the pool.
+            let slow = map_pieces_timed(count, false, |i| {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                i * i
+            });
+            assert_eq!(slow, want);
+        }
+        for n in [0usize, 1, 255, 256, 257, 5000] {
+            let mut v = vec![0usize; n];
+            for_each_chunk_timed(&mut v, |start, piece| {
+                std::thread::sleep(std::time::Duration::from_micros(1));
+                for (i, x) in piece.iter_mut().enumerate() {
+                    *x = start + i;
+                }
+            });
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i), "n={n}");
+        }
+    }
 }

@@ -36,13 +36,12 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buffer::{Buffer, DeviceCopy};
-use crate::cpu::{CHUNK, PAR_MIN};
+use crate::cpu::PAR_MIN;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::gpu::shader::{self, Variant};
 use crate::Context;
-use rayon::prelude::*;
 
 static NEXT_KERNEL_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -197,7 +196,14 @@ fn map_cpu<T: Element, const N: usize, const P: usize>(
     })
 }
 
-/// The CPU side of `map_reduce`: 16 accumulators per chunk, chunks summed in order.
+/// Elements per chunk of `map_reduce`'s CPU side: fixed, so that a sum's
+/// association depends on the length alone (not on threads or timing); small, so
+/// that a heavy kernel over a few thousand elements still uses every core.
+const MAP_SUM_CHUNK: usize = 4096;
+
+/// The CPU side of `map_reduce`: 16 accumulators per chunk, chunks summed in
+/// order; in parallel from [`PAR_MIN`] elements, or below when the first chunk's
+/// time says the rest is worth it (see [`crate::cpu::map_pieces_timed`]).
 fn map_sum_cpu<T: Element, const N: usize, const P: usize>(
     f: &(impl Fn([T; N], [T; P]) -> T + Sync + Send),
     ins: [&[T]; N],
@@ -205,7 +211,7 @@ fn map_sum_cpu<T: Element, const N: usize, const P: usize>(
 ) -> T {
     let n = ins[0].len();
     let chunk_sum = |start: usize| {
-        let len = CHUNK.min(n - start);
+        let len = MAP_SUM_CHUNK.min(n - start);
         let s: [&[T]; N] = std::array::from_fn(|j| &ins[j][start..start + len]);
         let mut acc = [T::zero(); 16];
         let full = len / 16 * 16;
@@ -219,12 +225,9 @@ fn map_sum_cpu<T: Element, const N: usize, const P: usize>(
         });
         crate::ops::reduce::cpu::sum_seq(&acc).add(tail)
     };
-    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
-    let parts: Vec<T> = if n < PAR_MIN {
-        starts.iter().map(|&s| chunk_sum(s)).collect()
-    } else {
-        starts.par_iter().map(|&s| chunk_sum(s)).collect()
-    };
+    let parts = crate::cpu::map_pieces_timed(n.div_ceil(MAP_SUM_CHUNK), n >= PAR_MIN, |i| {
+        chunk_sum(i * MAP_SUM_CHUNK)
+    });
     crate::ops::reduce::cpu::sum_seq(&parts)
 }
 
