@@ -584,9 +584,18 @@ impl Context {
         g.check_alive()?;
         let mut p = crate::dispatch::calibrate::measure(self, profile_key(&g), progress)?;
         self.shared.load_profile();
+        let previous = self.profile_for_dispatch();
+        // The split is timed with the new curves in use, so that its cut is Auto's;
+        // if it fails, the context keeps the profile it had.
         self.shared.install_profile(Some(p.clone()));
-        // The split is timed with the new curves in use, so that its cut is Auto's.
-        p.split_factor = crate::dispatch::calibrate::measure_split_factor(self, &p, progress)?;
+        match crate::dispatch::calibrate::measure_split_factor(self, &p, progress) {
+            Ok(f) => p.split_factor = f,
+            Err(e) => {
+                self.shared
+                    .install_profile(previous.map(|old| (*old).clone()));
+                return Err(e);
+            }
+        }
         self.shared.install_profile(Some(p.clone()));
         let path = match self.shared.profile_dir.clone() {
             Some(dir) => {

@@ -87,9 +87,22 @@ pub fn for_each_chunk_timed<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) 
     }
     let probe = out.len().min(PROBE);
     let (head, rest) = out.split_at_mut(probe);
-    let t = std::time::Instant::now();
-    f(0, head);
-    let rest_s = t.elapsed().as_secs_f64() / probe as f64 * rest.len() as f64;
+    // Two timed halves, the faster counting: the first write to a fresh output
+    // page (a fault, about a microsecond) must not pass for the kernel's cost.
+    let half = probe / 2;
+    let (first, second) = head.split_at_mut(half);
+    let per_element = |start: usize, piece: &mut [T]| {
+        let t = std::time::Instant::now();
+        f(start, piece);
+        t.elapsed().as_secs_f64() / piece.len().max(1) as f64
+    };
+    let a = if half > 0 {
+        per_element(0, first)
+    } else {
+        f64::INFINITY
+    };
+    let b = per_element(half, second);
+    let rest_s = a.min(b) * rest.len() as f64;
     if rest_s < PAR_MIN_S {
         f(probe, rest);
         return;
@@ -166,7 +179,9 @@ pub fn threads() -> usize {
 }
 
 /// Clears the upper halves of the AVX registers on the calling thread and, with
-/// `pool`, on every rayon worker, after code that leaves them dirty.
+/// `pool`, on every rayon worker (queued to each, without waiting: a blocking
+/// broadcast could deadlock when a worker waits on something the caller holds),
+/// after code that leaves them dirty.
 ///
 /// faer's x86 GEMM micro-kernels return without `vzeroupper`. Until something
 /// clears that state, every SSE-encoded instruction on the thread (most scalar
@@ -186,7 +201,7 @@ pub fn clear_upper_simd_state(pool: bool) {
             };
             clear();
             if pool {
-                rayon::broadcast(|_| clear());
+                rayon::spawn_broadcast(move |_| clear());
             }
         }
     }

@@ -179,6 +179,23 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
         "{}",
         c.profile_status()
     );
+
+    // And one from an older tandem, written before the split factor existed.
+    let mut old = serde_json::to_value(&p).unwrap();
+    old["format"] = 1.into();
+    old.as_object_mut().unwrap().remove("split_factor");
+    std::fs::write(&path, old.to_string()).unwrap();
+    let c = Context::builder()
+        .profile_dir(&dir)
+        .policy(Policy::Auto)
+        .build()
+        .unwrap();
+    assert!(c.profile().is_none());
+    let status = c.profile_status();
+    assert!(
+        status.contains("stale") && status.contains("format 1"),
+        "{status}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

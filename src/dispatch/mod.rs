@@ -555,6 +555,9 @@ struct KernelHistory {
     calls: u64,
 }
 
+/// How many user kernels a context keeps learned costs for; a new one past this
+/// replaces an arbitrary other.
+const LEARN_KERNELS: usize = 1024;
 /// How many of a side's latest runs its factor is taken from.
 const LEARN_WINDOW: usize = 8;
 
@@ -691,6 +694,12 @@ impl Learned {
     /// Runs `f` on `kernel`'s history at `len`'s size class, made if new.
     fn at<R>(&self, kernel: u64, len: usize, f: impl FnOnce(&mut KernelHistory) -> R) -> R {
         let mut m = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: kernels made in a loop must not grow the table forever.
+        if m.len() >= LEARN_KERNELS && !m.contains_key(&kernel) {
+            if let Some(&old) = m.keys().next() {
+                m.remove(&old);
+            }
+        }
         f(m.entry(kernel)
             .or_default()
             .entry(size_class(len))
@@ -801,6 +810,11 @@ pub(crate) fn run_split<R>(
         None => d,
     };
     let may_fall_back = matches!(policy, Policy::Auto | Policy::Split);
+    // Auto learns from its own runs of user kernels, but not from one that
+    // compiled a shader: that one-off cost says nothing about the next run.
+    let learning = (policy == Policy::Auto && work.kernel != 0).then(|| backend.clone());
+    let compiled = |b: &Option<Arc<GpuBackend>>| b.as_ref().map_or(0, |g| g.shaders_compiled());
+    let compiled_before = learning.as_ref().map(compiled);
     let mut gpu_share = None;
     let (result, side, fallback) = match (d.side, backend) {
         (Side::Cpu, _) | (_, None) => (cpu(), Side::Cpu, None),
@@ -829,7 +843,11 @@ pub(crate) fn run_split<R>(
         }
     };
     let elapsed = start.elapsed();
-    if work.kernel != 0 && fallback.is_none() {
+    let learn = match (&learning, compiled_before) {
+        (Some(b), Some(before)) => fallback.is_none() && compiled(b) == before,
+        _ => false,
+    };
+    if learn {
         if let Some(p) = d.predicted(side) {
             // Undo the factor already applied, so that the new one is against the profile.
             let base = p / learned.of(side);
@@ -1014,6 +1032,13 @@ mod tests {
         let l2 = Learned::default();
         l2.observe(4, 64, Side::Split, 1.0, 1.0);
         assert_eq!(next(&l2), Some(Side::Cpu));
+        // Kernels past the bound replace others; the table stays bounded.
+        let l4 = Learned::default();
+        for k in 0..LEARN_KERNELS as u64 + 10 {
+            l4.observe(k, 64, Side::Cpu, 2.0, 1.0);
+        }
+        assert_eq!(l4.kernels.lock().unwrap().len(), LEARN_KERNELS);
+        assert_eq!(l4.factors(LEARN_KERNELS as u64 + 9, 64).cpu, 2.0);
         // Nothing within 3x of the choice: no exploring.
         let far = Decision {
             predicted_cpu: Some(3.5),

@@ -149,7 +149,14 @@ pub struct Profile {
     /// the GPU and CPU parts do not slow each other: about 1 for a GPU with its own
     /// memory, more where both sides share cores (a software adapter) or memory
     /// bandwidth. Auto splits only where the prediction times this still wins.
+    /// (Absent from format-1 files, which then fail the format check as stale.)
+    #[serde(default = "no_split_factor")]
     pub split_factor: f64,
+}
+
+/// What a profile without a split factor (an older format) reads as.
+fn no_split_factor() -> f64 {
+    1.0
 }
 
 impl Profile {
@@ -301,6 +308,18 @@ pub fn load(dir: &Path, key: &ProfileKey) -> (Option<Profile>, ProfileStatus) {
         Ok(p) => p,
         Err(e) => return (None, ProfileStatus::Ignored(path, format!("corrupt: {e}"))),
     };
+    if profile.format != FORMAT {
+        return (
+            None,
+            ProfileStatus::Ignored(
+                path,
+                format!(
+                    "stale: format {} (this tandem reads {FORMAT}); run `tandem calibrate`",
+                    profile.format
+                ),
+            ),
+        );
+    }
     if let Err(why) = profile.validate() {
         return (
             None,

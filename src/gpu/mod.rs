@@ -100,6 +100,9 @@ pub(crate) struct GpuBackend {
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     staging: transfer::StagingPool,
     dummy: wgpu::Buffer,
+    /// Shaders compiled so far: a run that compiled one paid a one-off cost,
+    /// which the dispatcher must not learn from.
+    compiled: std::sync::atomic::AtomicU64,
 }
 
 fn device_type_rank(t: wgpu::DeviceType) -> u32 {
@@ -264,6 +267,7 @@ impl GpuBackend {
             pipelines: Mutex::new(HashMap::new()),
             staging: transfer::StagingPool::default(),
             dummy,
+            compiled: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -551,6 +555,11 @@ impl GpuBackend {
         Ok((pipeline, layout))
     }
 
+    /// How many shaders this device has compiled.
+    pub fn shaders_compiled(&self) -> u64 {
+        self.compiled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Validates `source` with naga (for a message with the line), then compiles it.
     fn compile(
         &self,
@@ -559,6 +568,8 @@ impl GpuBackend {
         layout: &wgpu::BindGroupLayout,
         entry: &str,
     ) -> Result<wgpu::ComputePipeline> {
+        self.compiled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         shader::validate_wgsl(name, &source)?;
         self.scoped("compile shader", || {
             let module = self
