@@ -844,7 +844,7 @@ pub(crate) fn run_split<R>(
     };
     let elapsed = start.elapsed();
     let learn = match (&learning, compiled_before) {
-        (Some(b), Some(before)) => fallback.is_none() && compiled(b) == before,
+        (Some(b), Some(before)) => result.is_ok() && fallback.is_none() && compiled(b) == before,
         _ => false,
     };
     if learn {
