@@ -63,6 +63,24 @@ fn synthetic(cpu_ns: f64, gpu_ns: f64, fixed_us: f64) -> Profile {
     }
 }
 
+/// An Auto context that uses profile `p`.
+fn auto_with(p: Profile) -> Context {
+    Context::builder()
+        .policy(Policy::Auto)
+        .profile(p)
+        .build()
+        .unwrap()
+}
+
+/// An Auto context that looks for its profile in `dir`.
+fn auto_in(dir: &std::path::Path) -> Context {
+    Context::builder()
+        .policy(Policy::Auto)
+        .profile_dir(dir)
+        .build()
+        .unwrap()
+}
+
 /// A private Auto context that tries the GPU first for every call.
 fn gpu_first_auto() -> Context {
     Context::builder()
@@ -80,11 +98,7 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
     }
     let _serial = common::gpu_serial();
     let dir = temp_dir("calibrate");
-    let ctx = Context::builder()
-        .policy(Policy::Auto)
-        .profile_dir(&dir)
-        .build()
-        .unwrap();
+    let ctx = auto_in(&dir);
     assert!(ctx.profile().is_none());
     assert!(
         ctx.profile_status().contains("no profile"),
@@ -120,11 +134,7 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
     assert!(path.exists(), "{path:?}");
 
     // A new context on this machine loads it, and Auto's records carry both predictions.
-    let again = Context::builder()
-        .policy(Policy::Auto)
-        .profile_dir(&dir)
-        .build()
-        .unwrap();
+    let again = auto_in(&dir);
     assert_eq!(again.profile().as_ref(), Some(&p));
     assert!(again.profile_status().contains("measured profile"));
     // Past the size where the CPU beats the GPU's fixed cost alone, which Auto
@@ -141,11 +151,7 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
 
     // A corrupt file is ignored, with the reason, never trusted.
     std::fs::write(&path, "{ not json").unwrap();
-    let corrupt = Context::builder()
-        .policy(Policy::Auto)
-        .profile_dir(&dir)
-        .build()
-        .unwrap();
+    let corrupt = auto_in(&dir);
     assert!(corrupt.profile().is_none());
     assert!(
         corrupt.profile_status().contains("corrupt"),
@@ -157,22 +163,14 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
     let mut bad = p.clone();
     bad.gpu_fixed_s = -1.0;
     bad.save(&path).unwrap();
-    let c = Context::builder()
-        .profile_dir(&dir)
-        .policy(Policy::Auto)
-        .build()
-        .unwrap();
+    let c = auto_in(&dir);
     assert!(c.profile().is_none() && c.profile_status().contains("corrupt"));
 
     // And a stale one: measured for another driver or release.
     let mut stale = p.clone();
     stale.key.driver.push_str(" (older)");
     stale.save(&path).unwrap();
-    let c = Context::builder()
-        .profile_dir(&dir)
-        .policy(Policy::Auto)
-        .build()
-        .unwrap();
+    let c = auto_in(&dir);
     assert!(c.profile().is_none());
     assert!(
         c.profile_status().contains("stale"),
@@ -185,11 +183,7 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
     old["format"] = 1.into();
     old.as_object_mut().unwrap().remove("split_factor");
     std::fs::write(&path, old.to_string()).unwrap();
-    let c = Context::builder()
-        .profile_dir(&dir)
-        .policy(Policy::Auto)
-        .build()
-        .unwrap();
+    let c = auto_in(&dir);
     assert!(c.profile().is_none());
     let status = c.profile_status();
     assert!(
@@ -205,11 +199,7 @@ fn the_cost_model_counts_only_the_transfers_a_side_needs() {
         return;
     }
     // The GPU computes 10x faster per element but pays 100 us per call.
-    let ctx = Context::builder()
-        .policy(Policy::Auto)
-        .profile(synthetic(1.0, 0.1, 100.0))
-        .build()
-        .unwrap();
+    let ctx = auto_with(synthetic(1.0, 0.1, 100.0));
     // 1,000 elements take 1 us on the CPU, far below the GPU's fixed cost: the
     // fast path answers without predicting.
     let small = ctx.upload(&vec![1u32; 1000]).unwrap();
@@ -262,11 +252,7 @@ fn auto_splits_when_both_sides_are_equally_fast() {
         return;
     }
     let _serial = common::gpu_serial();
-    let ctx = Context::builder()
-        .policy(Policy::Auto)
-        .profile(synthetic(2.0, 2.0, 20.0))
-        .build()
-        .unwrap();
+    let ctx = auto_with(synthetic(2.0, 2.0, 20.0));
     let xs: Vec<i32> = (0..1 << 18).map(|i| i % 1000 - 500).collect();
     let x = ctx.upload(&xs).unwrap();
     assert_eq!(ctx.sum(&x).unwrap(), xs.iter().sum::<i32>());
@@ -279,14 +265,10 @@ fn auto_splits_when_both_sides_are_equally_fast() {
     assert_ne!(ctx.last_run().unwrap().side, Side::Split);
     // Where calibration measured the two sides slowing each other (a split taking
     // 3x the time predicted for independent sides), Auto does not split.
-    let shared = Context::builder()
-        .policy(Policy::Auto)
-        .profile(Profile {
-            split_factor: 3.0,
-            ..synthetic(2.0, 2.0, 20.0)
-        })
-        .build()
-        .unwrap();
+    let shared = auto_with(Profile {
+        split_factor: 3.0,
+        ..synthetic(2.0, 2.0, 20.0)
+    });
     let x = shared.upload(&xs).unwrap();
     assert_eq!(shared.sum(&x).unwrap(), xs.iter().sum::<i32>());
     let r = shared.last_run().unwrap();
@@ -308,11 +290,7 @@ fn the_fast_path_is_per_op() {
     let mut p = synthetic(0.01, 1.0, 50.0);
     let slow = synthetic(100.0, 1.0, 50.0);
     p.ops.insert("sort".into(), slow.ops["sort"].clone());
-    let ctx = Context::builder()
-        .policy(Policy::Auto)
-        .profile(p)
-        .build()
-        .unwrap();
+    let ctx = auto_with(p);
     let xs: Vec<u32> = (0..1 << 16).rev().collect();
     let x = ctx.upload(&xs).unwrap();
     assert_eq!(ctx.sum(&x).unwrap(), xs.iter().sum::<u32>());
@@ -591,11 +569,7 @@ fn auto_learns_a_heavy_kernels_cost_from_its_own_runs() {
     let _serial = common::gpu_serial();
     // The profile thinks user kernels cost 0.01 ns per element on the CPU: far
     // less than any real run of this kernel over 1 M elements takes.
-    let ctx = Context::builder()
-        .policy(Policy::Auto)
-        .profile(synthetic(0.01, 1.0, 50.0))
-        .build()
-        .unwrap();
+    let ctx = auto_with(synthetic(0.01, 1.0, 50.0));
     let heavy = map_kernel!(f32, |x, y| sin(cos(x * y + 1.0) + x) * exp(-abs(y))).unwrap();
     let xs: Vec<f32> = (0..1 << 20).map(|i| (i % 1000) as f32 * 1e-3).collect();
     let x = ctx.upload(&xs).unwrap();

@@ -797,9 +797,10 @@ pub(crate) fn run_split<R>(
         learned,
         &work,
     )?;
-    let explore = match policy == Policy::Auto && work.kernel != 0 {
-        true => ctx.learned().explore(work.kernel, work.len, &d),
-        false => None,
+    let explore = if policy == Policy::Auto && work.kernel != 0 {
+        ctx.learned().explore(work.kernel, work.len, &d)
+    } else {
+        None
     };
     let d = match explore {
         Some(side) => Decision {

@@ -69,28 +69,34 @@ pub(crate) fn call(
     inputs: &[&dyn Input],
 ) -> (Work, Option<Arc<GpuBackend>>) {
     let scalar = inputs.first().map_or(ScalarType::F32, |b| b.scalar());
-    let mut w = Work::new(op, scalar.wgsl(), len);
-    w.kernel = kernel_id;
+    let count = |gpu: Option<&GpuBackend>| {
+        let mut w = Work::new(op, scalar.wgsl(), len);
+        w.kernel = kernel_id;
+        for b in inputs {
+            w.input(gpu, *b);
+        }
+        w
+    };
     let policy = ctx.policy();
     if policy == Policy::Auto
         && kernel_id == 0
         && (len as u64) < ctx.cpu_only_below(op)
         && ctx.crossover().is_none()
     {
-        for b in inputs {
-            w.input(None, *b);
-        }
+        let w = count(None);
+        // Only when every input is on the host; else predict as usual.
         if w.readback_bytes == 0 {
-            w.inputs_on_device = false;
-            w.host_fast = true;
-            return (w, None);
+            return (
+                Work {
+                    host_fast: true,
+                    ..w
+                },
+                None,
+            );
         }
-        w = Work::new(op, scalar.wgsl(), len);
     }
     let gpu = ctx.gpu_for(policy);
-    for b in inputs {
-        w.input(gpu.as_deref(), *b);
-    }
+    let mut w = count(gpu.as_deref());
     w.gpu_supported = gpu.as_ref().is_some_and(|g| {
         kernel.supports(scalar) && g.supports_scalar(scalar) && (len as u64) < u32::MAX as u64
     });
