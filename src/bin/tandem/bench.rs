@@ -48,6 +48,9 @@ pub struct Point {
     pub peer: Duration,
 }
 
+/// The samples a fast column gets at least, time allowing (see `median_times`).
+const MIN_SAMPLES: usize = 20;
+
 /// One column's measurement: `timed(batch)` makes `batch` fresh inputs outside
 /// the timed region, runs the column's call on each, drops them after (freeing
 /// large inputs inside it would time the allocator returning pages to the
@@ -117,8 +120,21 @@ fn median_times(
     let mut times = vec![Vec::new(); columns.len()];
     let start = Instant::now();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    // Past the budget, rounds go on (up to 3x it) until every column whose
+    // samples are short enough has MIN_SAMPLES: a median of a handful of runs
+    // of a large input, next to a slow GPU column, is noise.
+    let enough = |times: &[Vec<Duration>]| {
+        times
+            .iter()
+            .zip(&sample)
+            .all(|(t, &s)| t.len() >= MIN_SAMPLES || s * MIN_SAMPLES as f64 > budget.as_secs_f64())
+    };
     let mut round = 0;
-    while round < 3 || (start.elapsed() < budget && round < 500) {
+    while round < 3
+        || ((start.elapsed() < budget || !enough(&times))
+            && start.elapsed() < budget * 3
+            && round < 500)
+    {
         // A fresh order each round (Fisher-Yates on xorshift), so that no column
         // always follows the same one.
         for k in (1..order.len()).rev() {
