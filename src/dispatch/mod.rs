@@ -259,20 +259,44 @@ pub(crate) fn predict(p: &Profile, w: &Work) -> Option<(f64, f64, f64)> {
     let work = w.len as f64;
     let gpu_compute = c.gpu.predict(work, p.gpu_fixed_s)?;
     let cpu = c.cpu.predict(work, 0.0)? + p.readback.seconds(w.readback_bytes);
-    let result_back = if w.upload_bytes > 0 {
-        p.readback.seconds(w.out_bytes)
-    } else {
-        0.0
-    };
-    let gpu = gpu_compute + p.upload.seconds(w.upload_bytes) + result_back;
+    let gpu = gpu_compute + p.upload.seconds(w.upload_bytes) + result_back_seconds(p, w);
     let gpu_all_moved =
         gpu_compute + p.upload.seconds(w.in_bytes) + p.readback.seconds(w.out_bytes);
     Some((cpu, gpu, gpu_all_moved))
 }
 
+/// The model's time for reading a GPU result back to the host, which the GPU
+/// side's prediction counts when the inputs came from the host (the caller
+/// will want the result there too) but the op itself does not do: a GPU result
+/// stays on the GPU until the caller reads it.
+pub(crate) fn result_back_seconds(p: &Profile, w: &Work) -> f64 {
+    if w.upload_bytes > 0 {
+        p.readback.seconds(w.out_bytes)
+    } else {
+        0.0
+    }
+}
+
 /// The GPU's share that makes both parts of a split finish together.
 fn balanced_share(cpu_s: f64, gpu_s: f64) -> f64 {
     (cpu_s / (cpu_s + gpu_s)).clamp(0.0, 1.0)
+}
+
+/// Auto's choice from predicted times (`split` where a split is possible): a
+/// split must beat the better side by [`SPLIT_GAIN`], and `incumbent`, the side
+/// last chosen for this kernel and size, is compared as if [`SWITCH_MARGIN`]
+/// faster, so that near-equal options do not flip the choice back and forth.
+fn choose(cpu: f64, gpu: f64, split: Option<f64>, incumbent: Option<Side>) -> Side {
+    let held = |side, t: f64| match incumbent == Some(side) {
+        true => t * (1.0 - SWITCH_MARGIN),
+        false => t,
+    };
+    let (cpu, gpu) = (held(Side::Cpu, cpu), held(Side::Gpu, gpu));
+    match split.map(|t| held(Side::Split, t)) {
+        Some(t) if t < SPLIT_GAIN * cpu.min(gpu) => Side::Split,
+        _ if gpu < cpu => Side::Gpu,
+        _ => Side::Cpu,
+    }
 }
 
 /// The decision for one call.
@@ -370,38 +394,23 @@ pub(crate) fn decide(
                 };
             }
             if let Some((cpu, gpu, gpu_moved, split)) = predicted {
-                let best = cpu.min(gpu);
                 let can_split = w.splittable && w.inputs_on_host && w.len >= SPLIT_MIN;
-                let d = |side, reason, gpu_share| {
-                    Ok(Decision {
-                        side,
-                        reason,
-                        predicted_cpu: Some(cpu),
-                        predicted_gpu: Some(gpu),
-                        predicted_split: can_split.then_some(split),
-                        gpu_share,
-                    })
-                };
-                if can_split && split < SPLIT_GAIN * best {
-                    return d(
-                        Side::Split,
-                        "measured profile: a split between GPU and CPU is predicted fastest",
-                        balanced_share(cpu, gpu_moved),
-                    );
-                }
-                return if gpu < cpu {
-                    d(
-                        Side::Gpu,
-                        "measured profile: the GPU is predicted faster",
-                        balanced_share(cpu, gpu_moved),
-                    )
-                } else {
-                    d(
-                        Side::Cpu,
-                        "measured profile: the CPU is predicted faster",
-                        balanced_share(cpu, gpu_moved),
-                    )
-                };
+                let split = can_split.then_some(split);
+                let side = choose(cpu, gpu, split, learned.incumbent);
+                return Ok(Decision {
+                    side,
+                    reason: match side {
+                        Side::Split => {
+                            "measured profile: a split between GPU and CPU is predicted fastest"
+                        }
+                        Side::Gpu => "measured profile: the GPU is predicted faster",
+                        Side::Cpu => "measured profile: the CPU is predicted faster",
+                    },
+                    predicted_cpu: Some(cpu),
+                    predicted_gpu: Some(gpu),
+                    predicted_split: split,
+                    gpu_share: balanced_share(cpu, gpu_moved),
+                });
             }
             if w.inputs_on_device && !w.inputs_on_host {
                 return plain(
@@ -545,21 +554,28 @@ fn size_class(len: usize) -> u32 {
     len.max(1).ilog2()
 }
 
-/// One user kernel's learned factors at one size class, and how many times
-/// Auto chose for it there.
+/// One user kernel's learned factors at one size class, how many times Auto
+/// chose for it there, and what.
 #[derive(Default, Clone, Copy)]
 struct KernelHistory {
     cpu: Learnt,
     gpu: Learnt,
     split: Learnt,
     calls: u64,
+    /// Runs spent on [`EARLY_WITHIN`] exploration here.
+    early: u32,
+    /// The side Auto last chose here (not counting re-measuring runs).
+    incumbent: Option<Side>,
 }
 
 /// How many user kernels a context keeps learned costs for; a new one past this
 /// replaces an arbitrary other.
 const LEARN_KERNELS: usize = 1024;
-/// How many of a side's latest runs its factor is taken from.
-const LEARN_WINDOW: usize = 8;
+/// How many of a side's latest runs its factor is taken from. Many: on a
+/// shared machine a slow spell lasts several runs, and a short window would
+/// let it raise the estimate of the side that kept running above the other's,
+/// measured before the spell, and flip the choice.
+const LEARN_WINDOW: usize = 32;
 
 /// One side's learned factor, from its latest runs.
 #[derive(Default, Clone, Copy)]
@@ -578,6 +594,33 @@ impl KernelHistory {
             Side::Gpu => &mut self.gpu,
             Side::Split => &mut self.split,
         }
+    }
+
+    /// The option to re-measure on this call instead of `d`'s choice, if any
+    /// (see [`Learned::explore`]); the one measured fewest times here first,
+    /// then the faster.
+    fn explore(&mut self, d: &Decision) -> Option<Side> {
+        let chosen = d.predicted(d.side)?;
+        let mut options: Vec<(Side, f64, u32)> = [Side::Cpu, Side::Gpu, Side::Split]
+            .into_iter()
+            .filter(|&s| s != d.side)
+            .filter_map(|s| Some((s, d.predicted(s)?, self.of_mut(s).runs)))
+            .filter(|&(_, t, _)| t < EXPLORE_WITHIN * chosen)
+            .collect();
+        options.sort_by(|a, b| a.2.cmp(&b.2).then(a.1.total_cmp(&b.1)));
+        if self.calls >= 2 && self.early < EARLY_BUDGET {
+            let early = options
+                .iter()
+                .find(|&&(_, t, runs)| t < EARLY_WITHIN * chosen && runs < EARLY_RUNS);
+            if let Some(&(s, _, _)) = early {
+                self.early += 1;
+                return Some(s);
+            }
+        }
+        if self.calls < EXPLORE_FROM || !self.calls.is_power_of_two() {
+            return None;
+        }
+        options.first().map(|&(s, _, _)| s)
     }
 }
 
@@ -599,12 +642,14 @@ impl Learnt {
 }
 
 /// Measured over predicted time, per side: what the profile's predictions are
-/// multiplied by (1 where nothing was learned).
+/// multiplied by (1 where nothing was learned); and the side Auto last chose at
+/// this size, which keeps the choice unless another is [`SWITCH_MARGIN`] faster.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Factors {
     pub cpu: f64,
     pub gpu: f64,
     pub split: f64,
+    pub incumbent: Option<Side>,
 }
 
 impl Factors {
@@ -613,6 +658,7 @@ impl Factors {
         cpu: 1.0,
         gpu: 1.0,
         split: 1.0,
+        incumbent: None,
     };
 
     fn of(self, side: Side) -> f64 {
@@ -632,7 +678,25 @@ const LEARN_MIN_S: f64 = 20e-6;
 const EXPLORE_WITHIN: f64 = 3.0;
 /// The first call at which Auto may re-measure; then at every power of two, so
 /// that re-measuring costs a vanishing share of the calls.
-const EXPLORE_FROM: u64 = 8;
+const EXPLORE_FROM: u64 = 16;
+/// From a size's second call, an option predicted within this factor of the
+/// choice that has run fewer than [`EARLY_RUNS`] times at this size runs now:
+/// its prediction may be borrowed from another size or rest on one unlucky
+/// run, and a close call is where a wrong side costs the most calls.
+const EARLY_WITHIN: f64 = 1.25;
+/// How many runs of its own at a size an option needs before the early rule
+/// leaves it to the powers of two. One: at a large size a run costs much, and
+/// a call site may make only a handful of calls.
+const EARLY_RUNS: u32 = 1;
+/// A bound on early re-measuring at one size (one run for each other option),
+/// for runs that teach nothing: too short to time, or paying a one-off setup.
+const EARLY_BUDGET: u32 = 2 * EARLY_RUNS;
+/// Auto moves a kernel off the side it last chose at a size only when another
+/// is predicted faster by more than this share. Sides within it cost about the
+/// same, and flipping between them costs more: on a machine where the GPU
+/// driver and the CPU pool share cores, the first run after a switch pays for
+/// the other side's threads.
+const SWITCH_MARGIN: f64 = 0.05;
 
 impl Learned {
     /// The factors learned for `kernel` over `len` elements: at this size class
@@ -643,41 +707,50 @@ impl Learned {
             return Factors::ONE;
         };
         let class = size_class(len);
-        let nearest = |side: fn(&KernelHistory) -> Option<f64>| {
-            sizes
-                .iter()
-                .filter_map(|(c, h)| Some((c.abs_diff(class), side(h)?)))
-                .min_by_key(|&(d, _)| d)
-                .map_or(1.0, |(_, f)| f)
+        let factor = |side: fn(&KernelHistory) -> &Learnt| {
+            let own = sizes.get(&class).map(side).filter(|l| l.runs > 0);
+            let borrowed = || {
+                sizes
+                    .iter()
+                    .filter(|&(&c, _)| c != class)
+                    .filter_map(|(c, h)| Some((c.abs_diff(class), side(h).factor?)))
+                    .min_by_key(|&(d, _)| d)
+                    .map(|(_, f)| f)
+            };
+            match own {
+                // One run at a new size may have paid for fresh allocations:
+                // until a second, the lower of it and the nearest other size's.
+                Some(l) if l.runs == 1 => l.factor.map(|f| borrowed().map_or(f, |b| b.min(f))),
+                Some(l) => l.factor,
+                None => borrowed(),
+            }
+            .unwrap_or(1.0)
         };
         Factors {
-            cpu: nearest(|h| h.cpu.factor),
-            gpu: nearest(|h| h.gpu.factor),
-            split: nearest(|h| h.split.factor),
+            cpu: factor(|h| &h.cpu),
+            gpu: factor(|h| &h.gpu),
+            split: factor(|h| &h.split),
+            incumbent: sizes.get(&class).and_then(|h| h.incumbent),
         }
     }
 
-    /// Counts one of Auto's choices `d` for `kernel` over `len` elements and,
-    /// on calls 8, 16, 32, ... at this size class, names another option to
-    /// re-measure instead: of those predicted within [`EXPLORE_WITHIN`] of the
-    /// choice, the one measured fewest times here.
+    /// Counts one of Auto's choices `d` for `kernel` over `len` elements, and
+    /// may name another option to re-measure instead:
+    /// - from the second call at this size class, one predicted within
+    ///   [`EARLY_WITHIN`] of the choice that has run here fewer than
+    ///   [`EARLY_RUNS`] times;
+    /// - on calls 16, 32, 64, ..., of those predicted within [`EXPLORE_WITHIN`]
+    ///   of the choice, the one measured fewest times here.
+    ///
+    /// Otherwise the choice becomes this size's incumbent (see [`Factors`]).
     pub fn explore(&self, kernel: u64, len: usize, d: &Decision) -> Option<Side> {
         self.at(kernel, len, |h| {
             h.calls += 1;
-            if h.calls < EXPLORE_FROM || !h.calls.is_power_of_two() {
-                return None;
+            let pick = h.explore(d);
+            if pick.is_none() {
+                h.incumbent = Some(d.side);
             }
-            let chosen = d.predicted(d.side)?;
-            [Side::Cpu, Side::Gpu, Side::Split]
-                .into_iter()
-                .filter(|&s| s != d.side)
-                .filter_map(|s| Some((s, d.predicted(s)?)))
-                .filter(|&(_, t)| t < EXPLORE_WITHIN * chosen)
-                .min_by(|a, b| {
-                    let (ra, rb) = (h.of_mut(a.0).runs, h.of_mut(b.0).runs);
-                    ra.cmp(&rb).then(a.1.total_cmp(&b.1))
-                })
-                .map(|(s, _)| s)
+            pick
         })
     }
 
@@ -812,10 +885,11 @@ pub(crate) fn run_split<R>(
     };
     let may_fall_back = matches!(policy, Policy::Auto | Policy::Split);
     // Auto learns from its own runs of user kernels, but not from one that
-    // compiled a shader: that one-off cost says nothing about the next run.
+    // compiled a shader or made a staging buffer: that one-off cost says
+    // nothing about the next run.
     let learning = (policy == Policy::Auto && work.kernel != 0).then(|| backend.clone());
-    let compiled = |b: &Option<Arc<GpuBackend>>| b.as_ref().map_or(0, |g| g.shaders_compiled());
-    let compiled_before = learning.as_ref().map(compiled);
+    let one_offs = |b: &Option<Arc<GpuBackend>>| b.as_ref().map_or(0, |g| g.one_off_setups());
+    let one_offs_before = learning.as_ref().map(one_offs);
     let mut gpu_share = None;
     let (result, side, fallback) = match (d.side, backend) {
         (Side::Cpu, _) | (_, None) => (cpu(), Side::Cpu, None),
@@ -844,16 +918,28 @@ pub(crate) fn run_split<R>(
         }
     };
     let elapsed = start.elapsed();
-    let learn = match (&learning, compiled_before) {
-        (Some(b), Some(before)) => result.is_ok() && fallback.is_none() && compiled(b) == before,
+    let learn = match (&learning, one_offs_before) {
+        (Some(b), Some(before)) => result.is_ok() && fallback.is_none() && one_offs(b) == before,
         _ => false,
     };
     if learn {
         if let Some(p) = d.predicted(side) {
             // Undo the factor already applied, so that the new one is against the profile.
             let base = p / learned.of(side);
-            ctx.learned()
-                .observe(work.kernel, work.len, side, elapsed.as_secs_f64(), base);
+            // The GPU's prediction counts reading its result back, which the run
+            // left to the caller: add the model's time for it, or the GPU would
+            // look that much faster than it is end to end.
+            let result_back = match (side, &profile) {
+                (Side::Gpu, Some(p)) => result_back_seconds(p, &work),
+                _ => 0.0,
+            };
+            ctx.learned().observe(
+                work.kernel,
+                work.len,
+                side,
+                elapsed.as_secs_f64() + result_back,
+                base,
+            );
         }
     }
     let secs = |s: Option<f64>| s.map(Duration::from_secs_f64);
@@ -984,9 +1070,11 @@ mod tests {
     #[test]
     fn learned_sizes_are_apart_and_unseen_sizes_borrow_the_nearest() {
         let l = Learned::default();
-        l.observe(1, 1 << 10, Side::Gpu, 1e-3, 1e-4);
-        l.observe(1, 1 << 20, Side::Gpu, 2e-3, 1e-3);
-        l.observe(1, 1 << 20, Side::Cpu, 3e-3, 1e-3);
+        for _ in 0..2 {
+            l.observe(1, 1 << 10, Side::Gpu, 1e-3, 1e-4);
+            l.observe(1, 1 << 20, Side::Gpu, 2e-3, 1e-3);
+            l.observe(1, 1 << 20, Side::Cpu, 3e-3, 1e-3);
+        }
         assert_eq!(l.factors(1, 1 << 10).gpu, 10.0);
         // Same power of two, same class.
         assert_eq!(l.factors(1, (1 << 20) + 5).gpu, 2.0);
@@ -995,6 +1083,68 @@ mod tests {
         // The CPU ran only at 2^20: every size borrows it.
         assert_eq!(l.factors(1, 1 << 10).cpu, 3.0);
         assert_eq!(l.factors(1, 1 << 10).split, 1.0);
+        // One run at a new size (it may have paid for fresh allocations) counts
+        // only where it is below the nearest size's factor...
+        l.observe(1, 1 << 14, Side::Gpu, 50e-3, 1e-3);
+        assert_eq!(l.factors(1, 1 << 14).gpu, 10.0);
+        l.observe(1, 1 << 16, Side::Gpu, 1e-3, 1e-3);
+        assert_eq!(l.factors(1, 1 << 16).gpu, 1.0);
+        // ...and from the second on, the size's own runs decide.
+        l.observe(1, 1 << 14, Side::Gpu, 40e-3, 1e-3);
+        assert_eq!(l.factors(1, 1 << 14).gpu, 40.0);
+    }
+
+    #[test]
+    fn auto_keeps_its_side_unless_another_is_clearly_faster() {
+        use Side::*;
+        // No incumbent: the faster side; a split must win by SPLIT_GAIN.
+        assert_eq!(choose(1.0, 0.98, None, None), Gpu);
+        assert_eq!(choose(1.0, 1.02, None, None), Cpu);
+        assert_eq!(choose(1.0, 1.2, Some(0.95), None), Cpu);
+        assert_eq!(choose(1.0, 1.2, Some(0.85), None), Split);
+        // Within SWITCH_MARGIN, the incumbent stays...
+        assert_eq!(choose(1.0, 0.97, None, Some(Cpu)), Cpu);
+        assert_eq!(choose(0.97, 1.0, None, Some(Gpu)), Gpu);
+        assert_eq!(choose(1.0, 1.2, Some(0.92), Some(Split)), Split);
+        // ...and past it, the faster side takes over.
+        assert_eq!(choose(1.0, 0.9, None, Some(Cpu)), Gpu);
+        assert_eq!(choose(0.9, 1.0, None, Some(Gpu)), Cpu);
+        assert_eq!(choose(1.0, 1.2, Some(0.99), Some(Split)), Cpu);
+    }
+
+    #[test]
+    fn a_close_option_is_measured_early_once() {
+        let l = Learned::default();
+        let d = Decision {
+            side: Side::Gpu,
+            reason: "",
+            predicted_cpu: Some(1.2),
+            predicted_gpu: Some(1.0),
+            predicted_split: Some(1.1),
+            gpu_share: 0.5,
+        };
+        // The first call runs the choice; the next two each close option once
+        // (the faster first), then the choice until the powers of two.
+        let mut picks = Vec::new();
+        for _ in 0..16 {
+            let p = l.explore(9, 1 << 20, &d);
+            if let Some(s) = p {
+                l.observe(9, 1 << 20, s, 1.0, 1.0);
+            }
+            picks.push(p);
+        }
+        let early: Vec<_> = picks.iter().take(4).copied().collect();
+        assert_eq!(early, [None, Some(Side::Split), Some(Side::Cpu), None]);
+        assert!(picks[3..15].iter().all(Option::is_none));
+        assert!(picks[15].is_some());
+        // The choice, not a re-measuring run, is the size's incumbent.
+        assert_eq!(l.factors(9, 1 << 20).incumbent, Some(Side::Gpu));
+        // Runs too short to learn from do not make the early rule loop.
+        let short = Learned::default();
+        let explored = (0..15)
+            .filter(|_| short.explore(10, 64, &d).is_some())
+            .count();
+        assert_eq!(explored, EARLY_BUDGET as usize);
     }
 
     #[test]
@@ -1007,7 +1157,7 @@ mod tests {
     }
 
     #[test]
-    fn exploration_comes_at_powers_of_two_from_the_eighth_call() {
+    fn exploration_comes_at_powers_of_two_from_the_sixteenth_call() {
         let l = Learned::default();
         let d = Decision {
             side: Side::Gpu,
@@ -1020,13 +1170,13 @@ mod tests {
         let calls: Vec<u64> = (1..=70u64)
             .filter(|_| l.explore(3, 4096, &d).is_some())
             .collect();
-        assert_eq!(calls, [8, 16, 32, 64]);
+        assert_eq!(calls, [16, 32, 64]);
         // Another size class counts apart.
         assert_eq!(l.explore(3, 1 << 20, &d), None);
         // The option measured fewest times goes first, then the faster one.
         let l = Learned::default();
         let next = |l: &Learned| {
-            (0..7).for_each(|_| assert_eq!(l.explore(4, 64, &d), None));
+            (0..15).for_each(|_| assert_eq!(l.explore(4, 64, &d), None));
             l.explore(4, 64, &d)
         };
         assert_eq!(next(&l), Some(Side::Split));

@@ -100,9 +100,9 @@ pub(crate) struct GpuBackend {
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     staging: transfer::StagingPool,
     dummy: wgpu::Buffer,
-    /// Shaders compiled so far: a run that compiled one paid a one-off cost,
-    /// which the dispatcher must not learn from.
-    compiled: std::sync::atomic::AtomicU64,
+    /// Shaders compiled and staging buffers made so far: a run that did either
+    /// paid a one-off cost, which the dispatcher must not learn from.
+    one_offs: std::sync::atomic::AtomicU64,
 }
 
 fn device_type_rank(t: wgpu::DeviceType) -> u32 {
@@ -267,7 +267,7 @@ impl GpuBackend {
             pipelines: Mutex::new(HashMap::new()),
             staging: transfer::StagingPool::default(),
             dummy,
-            compiled: std::sync::atomic::AtomicU64::new(0),
+            one_offs: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -555,9 +555,17 @@ impl GpuBackend {
         Ok((pipeline, layout))
     }
 
-    /// How many shaders this device has compiled.
-    pub fn shaders_compiled(&self) -> u64 {
-        self.compiled.load(std::sync::atomic::Ordering::Relaxed)
+    /// How many one-off setups (shader compiles, staging buffers made for a
+    /// transfer size the pool had none for) this device has done: a run that
+    /// did one is slower than the next run of the same op.
+    pub fn one_off_setups(&self) -> u64 {
+        self.one_offs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts one one-off setup (see [`GpuBackend::one_off_setups`]).
+    pub(crate) fn count_one_off(&self) {
+        self.one_offs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Validates `source` with naga (for a message with the line), then compiles it.
@@ -568,8 +576,7 @@ impl GpuBackend {
         layout: &wgpu::BindGroupLayout,
         entry: &str,
     ) -> Result<wgpu::ComputePipeline> {
-        self.compiled
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count_one_off();
         shader::validate_wgsl(name, &source)?;
         self.scoped("compile shader", || {
             let module = self

@@ -130,6 +130,7 @@ impl GpuBackend {
         let stage = match take(&self.staging.write, stage_size) {
             Some(b) => b,
             None => self.scoped(op, || {
+                self.count_one_off();
                 Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("tandem staging (upload)"),
                     size: stage_size,
@@ -187,6 +188,7 @@ impl GpuBackend {
         let stage = match take(&self.staging.read, stage_size) {
             Some(b) => b,
             None => self.scoped(op, || {
+                self.count_one_off();
                 Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("tandem staging (readback)"),
                     size: stage_size,
