@@ -273,7 +273,9 @@ fn count_with<T: Copy + Sync, K: Copy + Ord + Sync>(
     let bins = b.bins;
     let mut counts = vec![0u32; bins];
     // Each part must see enough elements to pay for its private histogram.
-    let parts = threads().min(x.len() / (PAR_MIN / 2).max(2 * bins)).max(1);
+    let parts = (4 * threads())
+        .min(x.len() / (PAR_MIN / 2).max(2 * bins))
+        .max(1);
     if x.len() < PAR_MIN || parts == 1 {
         count_seq(x, b, &f, &mut counts);
         return counts;
