@@ -46,10 +46,18 @@ pub struct Point {
     pub auto_side: String,
     pub split: Option<Duration>,
     pub peer: Duration,
+    /// Auto's time over the better of CPU and GPU (end to end): 1.0 is ideal.
+    pub auto_best: f64,
+    /// The CPU side's time over the peer's.
+    pub cpu_peer: f64,
+    /// The GPU's time (end to end) over the CPU's.
+    pub gpu_cpu: Option<f64>,
 }
 
-/// The samples a fast column gets at least, time allowing (see `median_times`).
+/// The samples a fast column gets at least, time allowing (see [`measure`]).
 const MIN_SAMPLES: usize = 20;
+/// The trials the paired columns get at least, time allowing (see [`measure`]).
+const MIN_TRIALS: usize = 9;
 
 /// One column's measurement: `timed(batch)` makes `batch` fresh inputs outside
 /// the timed region, runs the column's call on each, drops them after (freeing
@@ -87,11 +95,20 @@ fn timed<'a, S: 'a>(
 /// The first `alike` columns share one batch size (from the fastest of them):
 /// a batch's first run pays for waking rayon's threads and the rest do not, so
 /// columns compared with each other must run in batches of the same size.
-fn median_times(
+///
+/// The first `alike` columns, and those of the next up to `pair_max` whose
+/// warm-up took under [`PAIR_WITHIN`] times the first column's, run as one unit:
+/// one sample of each, back to back in a random order (a trial). Their ratios
+/// are medians over trials of the ratio within a trial (see
+/// [`Measured::ratio`]). On a small machine a slow spell (another process, a
+/// software GPU's threads) lasts longer than one sample, so two columns running
+/// the same code can differ by 30% in their medians, never within one trial.
+fn measure(
     min_time: Duration,
     alike: usize,
+    pair_max: usize,
     columns: &mut [Timed],
-) -> tandem::Result<Vec<Duration>> {
+) -> tandem::Result<Measured> {
     let batch_for = |t: Duration| (20_000 / t.as_nanos().max(1)).clamp(1, 256) as u32;
     let mut first = Vec::with_capacity(columns.len());
     for c in columns.iter_mut() {
@@ -102,59 +119,123 @@ fn median_times(
     for b in batches.iter_mut().take(alike) {
         *b = shared;
     }
-    // Columns much faster than the slowest take several samples a round (up to
+    let unit = alike
+        + first[alike.min(first.len())..pair_max.min(first.len())]
+            .iter()
+            .take_while(|&&t| t.as_secs_f64() < PAIR_WITHIN * first[0].as_secs_f64())
+            .count();
+    // Units: the paired columns as one, then each other column alone.
+    let units: Vec<Vec<usize>> = std::iter::once((0..unit).collect())
+        .chain((unit..columns.len()).map(|i| vec![i]))
+        .collect();
+    let sample = |i: usize| first[i].as_secs_f64() * batches[i] as f64;
+    let unit_time: Vec<f64> = units
+        .iter()
+        .map(|u| u.iter().map(|&i| sample(i)).sum())
+        .collect();
+    // Units much faster than the slowest take several samples a round (up to
     // 8), so that their medians do not rest on three samples when a slow GPU
     // column limits the rounds.
-    let sample: Vec<f64> = first
-        .iter()
-        .zip(&batches)
-        .map(|(t, &b)| t.as_secs_f64() * b as f64)
-        .collect();
-    let slowest = sample.iter().copied().fold(0.0, f64::max);
+    let slowest = unit_time.iter().copied().fold(0.0, f64::max);
     let mut order: Vec<usize> = Vec::new();
-    for (i, s) in sample.iter().enumerate() {
-        let reps = (slowest / s.max(1e-9)).round().clamp(1.0, 8.0) as usize;
-        order.extend(std::iter::repeat_n(i, reps));
+    for (u, t) in unit_time.iter().enumerate() {
+        let reps = (slowest / t.max(1e-9)).round().clamp(1.0, 8.0) as usize;
+        order.extend(std::iter::repeat_n(u, reps));
     }
     let budget = min_time * columns.len() as u32;
     let mut times = vec![Vec::new(); columns.len()];
+    let mut trials: Vec<Vec<Duration>> = Vec::new();
     let start = Instant::now();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    // Past the budget, rounds go on (up to 3x it) until every column whose
-    // samples are short enough has MIN_SAMPLES: a median of a handful of runs
-    // of a large input, next to a slow GPU column, is noise.
-    let enough = |times: &[Vec<Duration>]| {
-        times
-            .iter()
-            .zip(&sample)
-            .all(|(t, &s)| t.len() >= MIN_SAMPLES || s * MIN_SAMPLES as f64 > budget.as_secs_f64())
-    };
-    let mut round = 0;
-    while round < 3
-        || ((start.elapsed() < budget || !enough(&times))
-            && start.elapsed() < budget * 3
-            && round < 500)
-    {
-        // A fresh order each round (Fisher-Yates on xorshift), so that no column
-        // always follows the same one.
-        for k in (1..order.len()).rev() {
+    let mut shuffle = |v: &mut [usize]| {
+        // Fisher-Yates on xorshift.
+        for k in (1..v.len()).rev() {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            order.swap(k, (rng % (k as u64 + 1)) as usize);
+            v.swap(k, (rng % (k as u64 + 1)) as usize);
         }
-        for &i in &order {
-            times[i].push(columns[i](batches[i])?);
+    };
+    // Past the budget, rounds go on (up to 3x it) until every column whose
+    // samples are short enough has MIN_SAMPLES, and the paired columns
+    // MIN_TRIALS trials where those fit in 3x the budget: a median of a
+    // handful of runs of a large input, next to a slow GPU column, is noise,
+    // and Auto's first calls at a size include its re-measuring.
+    let trials_fit = unit_time[0] * MIN_TRIALS as f64 <= 3.0 * budget.as_secs_f64();
+    let enough = |times: &[Vec<Duration>], trials: usize| {
+        (trials >= MIN_TRIALS || !trials_fit)
+            && times.iter().enumerate().all(|(i, t)| {
+                t.len() >= MIN_SAMPLES || sample(i) * MIN_SAMPLES as f64 > budget.as_secs_f64()
+            })
+    };
+    let mut round = 0;
+    while round < 3
+        || ((start.elapsed() < budget || !enough(&times, trials.len()))
+            && start.elapsed() < budget * 3
+            && round < 500)
+    {
+        // A fresh order each round, so that no column always follows the same one.
+        shuffle(&mut order);
+        for &u in &order {
+            let mut members = units[u].clone();
+            shuffle(&mut members);
+            let mut trial = vec![Duration::ZERO; members.len()];
+            for i in members {
+                let t = columns[i](batches[i])?;
+                times[i].push(t);
+                if u == 0 {
+                    trial[i] = t;
+                }
+            }
+            if u == 0 {
+                trials.push(trial);
+            }
         }
         round += 1;
     }
-    Ok(times
-        .into_iter()
-        .map(|mut t| {
-            t.sort();
-            t[t.len() / 2]
-        })
-        .collect())
+    Ok(Measured {
+        medians: times.iter_mut().map(|t| median(t)).collect(),
+        trials,
+        unit,
+    })
+}
+
+/// Columns whose warm-up run took under this many times the first column's are
+/// measured in trials with it (see [`measure`]); a much slower column would
+/// only cut the trials of the fast ones.
+const PAIR_WITHIN: f64 = 8.0;
+
+/// The times [`measure`] took.
+struct Measured {
+    /// Each column's median time per run.
+    medians: Vec<Duration>,
+    /// Each trial's time per run of columns `..unit`.
+    trials: Vec<Vec<Duration>>,
+    /// How many leading columns ran in trials.
+    unit: usize,
+}
+
+impl Measured {
+    /// Column `a`'s time over column `b`'s: the median of their ratios within
+    /// trials when both ran in them, else the ratio of their medians.
+    fn ratio(&self, a: usize, b: usize) -> f64 {
+        if a < self.unit && b < self.unit && !self.trials.is_empty() {
+            let mut r: Vec<f64> = self
+                .trials
+                .iter()
+                .map(|t| t[a].as_secs_f64() / t[b].as_secs_f64().max(1e-12))
+                .collect();
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        } else {
+            self.medians[a].as_secs_f64() / self.medians[b].as_secs_f64().max(1e-12)
+        }
+    }
+}
+
+fn median(t: &mut [Duration]) -> Duration {
+    t.sort();
+    t[t.len() / 2]
 }
 
 /// The sides Auto's calls ran on: one name, or each side's share of the calls.
@@ -197,8 +278,25 @@ fn sizes_for(case: &Case, opts: &Options) -> Vec<usize> {
     v
 }
 
+/// Makes glibc's malloc keep freed blocks of up to 32 MiB (inputs of 2^22
+/// elements) in its heap for reuse, instead of mapping each one fresh and
+/// returning it on free. Otherwise whether a run's output lands on fresh pages
+/// (a page fault each 4 KiB: up to 4x a memory-bound run) depends on what the
+/// column before it freed, and two columns running the same code measured up
+/// to 1.5x apart.
+fn steady_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before the
+    // bench starts its threads' work and allocations stay valid either way.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 /// Runs the comparison and writes the report.
 pub fn run(opts: &Options) -> Result<(), String> {
+    steady_allocator();
     let auto = Context::new()
         .map_err(|e| e.to_string())?
         .with_policy(Policy::Auto);
@@ -291,15 +389,21 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 columns.push(timed(|| fresh(s), |x| case.run(s, x)));
             }
             auto.clear_runs();
-            // cpu, auto and the peer: compared with each other, so batched alike.
-            let t = median_times(opts.min_time, 3, &mut columns).map_err(e)?;
+            // cpu, auto and the peer: compared with each other, so batched alike;
+            // the GPU (end to end) joins their trials unless far slower.
+            let m = measure(opts.min_time, 3, 4, &mut columns).map_err(e)?;
             drop(columns);
+            let t = &m.medians;
             let (t_cpu, t_auto, t_peer) = (t[0], t[1], t[2]);
             let (t_gpu, t_res) = match gpu {
                 Some(_) => (t.get(3).copied(), t.get(4).copied()),
                 None => (None, None),
             };
             let t_split = (split.is_some() && case.splittable).then(|| t[t.len() - 1]);
+            let best = match t_gpu {
+                Some(g) if g < t_cpu => 3,
+                _ => 0,
+            };
             let auto_side = side_summary(&auto.runs());
             points.push(Point {
                 op: case.op,
@@ -311,6 +415,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 auto_side,
                 split: t_split,
                 peer: t_peer,
+                auto_best: m.ratio(1, best),
+                cpu_peer: m.ratio(0, 2),
+                gpu_cpu: t_gpu.map(|_| m.ratio(3, 0)),
             });
             bar.inc(1);
         }
@@ -339,11 +446,6 @@ fn opt_time(d: Option<Duration>) -> String {
 /// The better of CPU and GPU (end to end).
 fn best_side(p: &Point) -> Duration {
     p.gpu.map_or(p.cpu, |g| g.min(p.cpu))
-}
-
-/// Auto's time over the better of CPU and GPU (end to end): 1.0 is ideal.
-fn auto_ratio(p: &Point) -> f64 {
-    p.auto.as_secs_f64() / best_side(p).as_secs_f64().max(1e-12)
 }
 
 /// The smallest size from which the GPU (end to end) beats the CPU at every larger size.
@@ -377,12 +479,9 @@ fn table(points: &[Point], cases: &[Case]) -> String {
             p.auto_side,
             opt_time(p.split),
             fmt_time(p.peer),
-            p.cpu.as_secs_f64() / p.peer.as_secs_f64().max(1e-12),
-            p.gpu.map_or("-".into(), |g| format!(
-                "{:.2}",
-                g.as_secs_f64() / p.cpu.as_secs_f64().max(1e-12)
-            )),
-            auto_ratio(p),
+            p.cpu_peer,
+            p.gpu_cpu.map_or("-".into(), |r| format!("{r:.2}")),
+            p.auto_best,
             p.split.map_or("-".into(), |t| format!(
                 "{:.2}",
                 t.as_secs_f64() / best_side(p).as_secs_f64().max(1e-12)
@@ -402,14 +501,12 @@ fn table(points: &[Point], cases: &[Case]) -> String {
     }
     if let Some(worst) = points
         .iter()
-        .max_by(|a, b| auto_ratio(a).total_cmp(&auto_ratio(b)))
+        .max_by(|a, b| a.auto_best.total_cmp(&b.auto_best))
     {
         let _ = writeln!(
             s,
             "- Auto's worst point: {:.2}x the better side ({} at n = {})",
-            auto_ratio(worst),
-            worst.op,
-            worst.n
+            worst.auto_best, worst.op, worst.n
         );
     }
     let _ = writeln!(s, "\nratios: cpu/peer < 1 means tandem's CPU side beats the peer; gpu/cpu < 1 means the GPU wins; auto/best is Auto over the better side (goal <= 1.10); split/best is Policy::Split over the better side (< 1 means the split wins).");
@@ -445,7 +542,9 @@ fn write_reports(
                 "auto_s": p.auto.as_secs_f64(), "auto_side": p.auto_side,
                 "split_s": p.split.map(|d| d.as_secs_f64()),
                 "peer_s": p.peer.as_secs_f64(),
-                "auto_over_best": auto_ratio(p),
+                "auto_over_best": p.auto_best,
+                "cpu_over_peer": p.cpu_peer,
+                "gpu_over_cpu": p.gpu_cpu,
             })
         })
         .collect();
