@@ -562,8 +562,10 @@ struct KernelHistory {
     gpu: Learnt,
     split: Learnt,
     calls: u64,
-    /// Runs spent on [`EARLY_WITHIN`] exploration here.
-    early: u32,
+    /// The early re-measuring (see [`EARLY_WITHIN`]) was done here.
+    early: bool,
+    /// An option whose re-measuring burst has one more run due.
+    burst: Option<Side>,
     /// The side Auto last chose here (not counting re-measuring runs).
     incumbent: Option<Side>,
 }
@@ -607,20 +609,31 @@ impl KernelHistory {
             .filter_map(|s| Some((s, d.predicted(s)?, self.of_mut(s).runs)))
             .filter(|&(_, t, _)| t < EXPLORE_WITHIN * chosen)
             .collect();
-        options.sort_by(|a, b| a.2.cmp(&b.2).then(a.1.total_cmp(&b.1)));
-        if self.calls >= 2 && self.early < EARLY_BUDGET {
-            let early = options
-                .iter()
-                .find(|&&(_, t, runs)| t < EARLY_WITHIN * chosen && runs < EARLY_RUNS);
-            if let Some(&(s, _, _)) = early {
-                self.early += 1;
+        // The second run of a re-measuring burst.
+        if let Some(s) = self.burst.take() {
+            if options.iter().any(|o| o.0 == s) {
                 return Some(s);
             }
         }
-        if self.calls < EXPLORE_FROM || !self.calls.is_power_of_two() {
-            return None;
-        }
-        options.first().map(|&(s, _, _)| s)
+        options.sort_by(|a, b| a.2.cmp(&b.2).then(a.1.total_cmp(&b.1)));
+        let pick = if self.calls >= 2 && !self.early {
+            let early = options
+                .iter()
+                .find(|&&(_, t, runs)| t < EARLY_WITHIN * chosen && runs == 0);
+            self.early = early.is_some();
+            early
+        } else {
+            None
+        };
+        let pick = match pick {
+            Some(&(s, _, _)) => Some(s),
+            None if self.calls >= EXPLORE_FROM && self.calls.is_power_of_two() => {
+                options.first().map(|&(s, _, _)| s)
+            }
+            None => None,
+        };
+        self.burst = pick;
+        pick
     }
 }
 
@@ -679,18 +692,16 @@ const EXPLORE_WITHIN: f64 = 3.0;
 /// The first call at which Auto may re-measure; then at every power of two, so
 /// that re-measuring costs a vanishing share of the calls.
 const EXPLORE_FROM: u64 = 16;
-/// From a size's second call, an option predicted within this factor of the
-/// choice that has run fewer than [`EARLY_RUNS`] times at this size runs now:
-/// its prediction may be borrowed from another size or rest on one unlucky
-/// run, and a close call is where a wrong side costs the most calls.
+/// From a size's second call, the fastest other option predicted within this
+/// factor of the choice that has not run at this size is re-measured, once per
+/// size: its prediction may be borrowed from another size, and a close call is
+/// where a wrong side costs the most calls.
+///
+/// Every re-measuring is a burst of two consecutive runs: the first run after
+/// the other side often pays for that side's threads (rayon's workers spin a
+/// while before they sleep; a software GPU's threads share the cores), and the
+/// learned factor, the least recent run, then comes from the second.
 const EARLY_WITHIN: f64 = 1.25;
-/// How many runs of its own at a size an option needs before the early rule
-/// leaves it to the powers of two. One: at a large size a run costs much, and
-/// a call site may make only a handful of calls.
-const EARLY_RUNS: u32 = 1;
-/// A bound on early re-measuring at one size (one run for each other option),
-/// for runs that teach nothing: too short to time, or paying a one-off setup.
-const EARLY_BUDGET: u32 = 2 * EARLY_RUNS;
 /// Auto moves a kernel off the side it last chose at a size only when another
 /// is predicted faster by more than this share. Sides within it cost about the
 /// same, and flipping between them costs more: on a machine where the GPU
@@ -735,10 +746,9 @@ impl Learned {
     }
 
     /// Counts one of Auto's choices `d` for `kernel` over `len` elements, and
-    /// may name another option to re-measure instead:
-    /// - from the second call at this size class, one predicted within
-    ///   [`EARLY_WITHIN`] of the choice that has run here fewer than
-    ///   [`EARLY_RUNS`] times;
+    /// may name another option to re-measure instead, for two calls in a row:
+    /// - once, from the second call at this size class, the fastest predicted
+    ///   within [`EARLY_WITHIN`] of the choice that has not run here;
     /// - on calls 16, 32, 64, ..., of those predicted within [`EXPLORE_WITHIN`]
     ///   of the choice, the one measured fewest times here.
     ///
@@ -1123,10 +1133,10 @@ mod tests {
             predicted_split: Some(1.1),
             gpu_share: 0.5,
         };
-        // The first call runs the choice; the next two each close option once
-        // (the faster first), then the choice until the powers of two.
+        // The first call runs the choice; the next two the fastest close option
+        // (a burst of two), then the choice until the powers of two.
         let mut picks = Vec::new();
-        for _ in 0..16 {
+        for _ in 0..17 {
             let p = l.explore(9, 1 << 20, &d);
             if let Some(s) = p {
                 l.observe(9, 1 << 20, s, 1.0, 1.0);
@@ -1134,9 +1144,10 @@ mod tests {
             picks.push(p);
         }
         let early: Vec<_> = picks.iter().take(4).copied().collect();
-        assert_eq!(early, [None, Some(Side::Split), Some(Side::Cpu), None]);
+        assert_eq!(early, [None, Some(Side::Split), Some(Side::Split), None]);
         assert!(picks[3..15].iter().all(Option::is_none));
-        assert!(picks[15].is_some());
+        // Call 16: the option measured fewest times, twice.
+        assert_eq!(picks[15..], [Some(Side::Cpu), Some(Side::Cpu)]);
         // The choice, not a re-measuring run, is the size's incumbent.
         assert_eq!(l.factors(9, 1 << 20).incumbent, Some(Side::Gpu));
         // Runs too short to learn from do not make the early rule loop.
@@ -1144,7 +1155,7 @@ mod tests {
         let explored = (0..15)
             .filter(|_| short.explore(10, 64, &d).is_some())
             .count();
-        assert_eq!(explored, EARLY_BUDGET as usize);
+        assert_eq!(explored, 2);
     }
 
     #[test]
@@ -1170,7 +1181,7 @@ mod tests {
         let calls: Vec<u64> = (1..=70u64)
             .filter(|_| l.explore(3, 4096, &d).is_some())
             .collect();
-        assert_eq!(calls, [16, 32, 64]);
+        assert_eq!(calls, [16, 17, 32, 33, 64, 65]);
         // Another size class counts apart.
         assert_eq!(l.explore(3, 1 << 20, &d), None);
         // The option measured fewest times goes first, then the faster one.

@@ -4,7 +4,9 @@
 //!
 //! Timing: each point measures all its columns side by side, in rounds, until
 //! each has had about `--min-time` (at least 3 rounds and at most 500), and keeps
-//! each column's median. "cpu", "gpu" and "auto" start from buffers
+//! each column's median; cpu, auto, the peer and (unless far slower) the GPU run
+//! back to back in trials, and the ratios between them come from the ratios
+//! within trials (see `measure`). "cpu", "gpu" and "auto" start from buffers
 //! holding host data (made outside the timed region; the GPU pays its upload inside
 //! it) and end with the result in host memory; "gpu resident" starts from inputs
 //! already on the GPU and leaves a buffer result there. Peers start from slices and
@@ -57,7 +59,7 @@ pub struct Point {
 /// The samples a fast column gets at least, time allowing (see [`measure`]).
 const MIN_SAMPLES: usize = 20;
 /// The trials the paired columns get at least, time allowing (see [`measure`]).
-const MIN_TRIALS: usize = 9;
+const MIN_TRIALS: usize = 16;
 
 /// One column's measurement: `timed(batch)` makes `batch` fresh inputs outside
 /// the timed region, runs the column's call on each, drops them after (freeing
@@ -98,15 +100,17 @@ fn timed<'a, S: 'a>(
 ///
 /// The first `alike` columns, and those of the next up to `pair_max` whose
 /// warm-up took under [`PAIR_WITHIN`] times the first column's, run as one unit:
-/// one sample of each, back to back in a random order (a trial). Their ratios
-/// are medians over trials of the ratio within a trial (see
-/// [`Measured::ratio`]). On a small machine a slow spell (another process, a
+/// one sample of each, back to back (a trial), in a balanced order (see
+/// [`balanced_order`]), after an untimed run of column `settle` when another
+/// unit ran just before. Their ratios come from the ratios within trials (see
+/// [`Measured::ratio`]): on a small machine a slow spell (another process, a
 /// software GPU's threads) lasts longer than one sample, so two columns running
-/// the same code can differ by 30% in their medians, never within one trial.
+/// the same code differed by up to 30% in their medians, far less within trials.
 fn measure(
     min_time: Duration,
     alike: usize,
     pair_max: usize,
+    settle: Option<usize>,
     columns: &mut [Timed],
 ) -> tandem::Result<Measured> {
     let batch_for = |t: Duration| (20_000 / t.as_nanos().max(1)).clamp(1, 256) as u32;
@@ -138,10 +142,13 @@ fn measure(
     // column limits the rounds.
     let slowest = unit_time.iter().copied().fold(0.0, f64::max);
     let mut order: Vec<usize> = Vec::new();
+    let mut round_time = 0.0;
     for (u, t) in unit_time.iter().enumerate() {
         let reps = (slowest / t.max(1e-9)).round().clamp(1.0, 8.0) as usize;
         order.extend(std::iter::repeat_n(u, reps));
+        round_time += reps as f64 * t;
     }
+    let trials_per_round = order.iter().filter(|&&u| u == 0).count();
     let budget = min_time * columns.len() as u32;
     let mut times = vec![Vec::new(); columns.len()];
     let mut trials: Vec<Vec<Duration>> = Vec::new();
@@ -157,13 +164,15 @@ fn measure(
         }
     };
     // Past the budget, rounds go on (up to 3x it) until every column whose
-    // samples are short enough has MIN_SAMPLES, and the paired columns
-    // MIN_TRIALS trials where those fit in 3x the budget: a median of a
+    // samples are short enough has MIN_SAMPLES, and (up to 5x it) until the
+    // paired columns have MIN_TRIALS trials, or as many as fit: a median of a
     // handful of runs of a large input, next to a slow GPU column, is noise,
     // and Auto's first calls at a size include its re-measuring.
-    let trials_fit = unit_time[0] * MIN_TRIALS as f64 <= 3.0 * budget.as_secs_f64();
+    let fit = (5.0 * budget.as_secs_f64() / round_time.max(1e-9)) as usize * trials_per_round;
+    let cycle = balanced_order(unit, 0).map_or(1, |_| if unit == 4 { 4 } else { 6 });
+    let min_trials = MIN_TRIALS.next_multiple_of(cycle).min(fit);
     let enough = |times: &[Vec<Duration>], trials: usize| {
-        (trials >= MIN_TRIALS || !trials_fit)
+        trials >= min_trials
             && times.iter().enumerate().all(|(i, t)| {
                 t.len() >= MIN_SAMPLES || sample(i) * MIN_SAMPLES as f64 > budget.as_secs_f64()
             })
@@ -171,14 +180,27 @@ fn measure(
     let mut round = 0;
     while round < 3
         || ((start.elapsed() < budget || !enough(&times, trials.len()))
-            && start.elapsed() < budget * 3
+            && start.elapsed() < budget * if trials.len() < min_trials { 5 } else { 3 }
             && round < 500)
     {
         // A fresh order each round, so that no column always follows the same one.
         shuffle(&mut order);
+        let mut prev = None;
         for &u in &order {
             let mut members = units[u].clone();
-            shuffle(&mut members);
+            match (u, balanced_order(members.len(), trials.len())) {
+                (0, Some(o)) => members = o,
+                _ => shuffle(&mut members),
+            }
+            // A trial right after another unit (a GPU column, say) starts with
+            // an untimed run of the `settle` column, so that its first member
+            // does not pay for the other unit's threads winding down.
+            if u == 0 && prev.is_some_and(|p| p != 0) {
+                if let Some(c) = settle {
+                    columns[c](batches[c])?;
+                }
+            }
+            prev = Some(u);
             let mut trial = vec![Duration::ZERO; members.len()];
             for i in members {
                 let t = columns[i](batches[i])?;
@@ -200,6 +222,29 @@ fn measure(
     })
 }
 
+/// The order of a trial of `n` paired columns: trial `k` takes row `k` of a
+/// balanced Latin square (Williams), so that over a cycle of trials each
+/// column runs in each place and right after each other column equally often.
+/// The run right after a GPU column pays for its threads winding down: in
+/// random orders, 16 trials could give that to one column twice as often as
+/// to another, and a ratio of two columns running the same code read 1.1x.
+fn balanced_order(n: usize, k: usize) -> Option<Vec<usize>> {
+    const FOUR: [[usize; 4]; 4] = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]];
+    const THREE: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+        [0, 2, 1],
+        [1, 0, 2],
+    ];
+    match n {
+        4 => Some(FOUR[k % 4].to_vec()),
+        3 => Some(THREE[k % 6].to_vec()),
+        _ => None,
+    }
+}
+
 /// Columns whose warm-up run took under this many times the first column's are
 /// measured in trials with it (see [`measure`]); a much slower column would
 /// only cut the trials of the fast ones.
@@ -216,17 +261,21 @@ struct Measured {
 }
 
 impl Measured {
-    /// Column `a`'s time over column `b`'s: the median of their ratios within
-    /// trials when both ran in them, else the ratio of their medians.
+    /// Column `a`'s time over column `b`'s: where both ran in trials, the
+    /// geometric mean of the middle half of their ratios within trials (a
+    /// run slowed by a busy core makes a ratio 2x or 0.5x, and a median of a
+    /// few such ratios jumps between them); else the ratio of their medians.
     fn ratio(&self, a: usize, b: usize) -> f64 {
         if a < self.unit && b < self.unit && !self.trials.is_empty() {
             let mut r: Vec<f64> = self
                 .trials
                 .iter()
-                .map(|t| t[a].as_secs_f64() / t[b].as_secs_f64().max(1e-12))
+                .map(|t| (t[a].as_secs_f64() / t[b].as_secs_f64().max(1e-12)).ln())
                 .collect();
             r.sort_by(f64::total_cmp);
-            r[r.len() / 2]
+            let (lo, hi) = (r.len() / 4, r.len() - r.len() / 4);
+            let mid = &r[lo..hi];
+            (mid.iter().sum::<f64>() / mid.len() as f64).exp()
         } else {
             self.medians[a].as_secs_f64() / self.medians[b].as_secs_f64().max(1e-12)
         }
@@ -391,7 +440,8 @@ pub fn run(opts: &Options) -> Result<(), String> {
             auto.clear_runs();
             // cpu, auto and the peer: compared with each other, so batched alike;
             // the GPU (end to end) joins their trials unless far slower.
-            let m = measure(opts.min_time, 3, 4, &mut columns).map_err(e)?;
+            // The peer (not tandem, so Auto learns nothing from it) settles trials.
+            let m = measure(opts.min_time, 3, 4, Some(2), &mut columns).map_err(e)?;
             drop(columns);
             let t = &m.medians;
             let (t_cpu, t_auto, t_peer) = (t[0], t[1], t[2]);
