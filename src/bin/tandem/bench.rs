@@ -178,6 +178,7 @@ fn measure(
             })
     };
     let mut round = 0;
+    let mut prev = None;
     while round < 3
         || ((start.elapsed() < budget || !enough(&times, trials.len()))
             && start.elapsed() < budget * if trials.len() < min_trials { 5 } else { 3 }
@@ -185,7 +186,6 @@ fn measure(
     {
         // A fresh order each round, so that no column always follows the same one.
         shuffle(&mut order);
-        let mut prev = None;
         for &u in &order {
             let mut members = units[u].clone();
             match (u, balanced_order(members.len(), trials.len())) {
@@ -270,7 +270,7 @@ impl Measured {
             let mut r: Vec<f64> = self
                 .trials
                 .iter()
-                .map(|t| (t[a].as_secs_f64() / t[b].as_secs_f64().max(1e-12)).ln())
+                .map(|t| (t[a].as_secs_f64().max(1e-12) / t[b].as_secs_f64().max(1e-12)).ln())
                 .collect();
             r.sort_by(f64::total_cmp);
             let (lo, hi) = (r.len() / 4, r.len() - r.len() / 4);
