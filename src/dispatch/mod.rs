@@ -730,8 +730,9 @@ impl Learned {
             };
             match own {
                 // One run at a new size may have paid for fresh allocations:
-                // until a second, the lower of it and the nearest other size's.
-                Some(l) if l.runs == 1 => l.factor.map(|f| borrowed().map_or(f, |b| b.min(f))),
+                // until a second, the lower of it and the nearest other size's
+                // factor (or the profile's own prediction, where none has one).
+                Some(l) if l.runs == 1 => l.factor.map(|f| f.min(borrowed().unwrap_or(1.0))),
                 Some(l) => l.factor,
                 None => borrowed(),
             }
@@ -1051,9 +1052,10 @@ mod tests {
         let n = 1 << 20;
         let gpu = |l: &Learned, k| l.factors(k, n).gpu;
         assert_eq!(l.factors(7, n), Factors::ONE);
-        // A first GPU run slowed by a shader compile: 40x the prediction.
+        // A first GPU run slowed by a shader compile: 40x the prediction. Alone
+        // at its size, it counts only where below the profile's prediction.
         l.observe(7, n, Side::Gpu, 40e-3, 1e-3);
-        assert_eq!(gpu(&l, 7), 40.0);
+        assert_eq!(gpu(&l, 7), 1.0);
         // The second, 4x: the factor.
         l.observe(7, n, Side::Gpu, 4e-3, 1e-3);
         assert_eq!(gpu(&l, 7), 4.0);
@@ -1069,10 +1071,12 @@ mod tests {
         assert_eq!(gpu(&l, 7), 8.0);
         // Runs too short to time well teach nothing; sides and kernels are apart.
         l.observe(7, n, Side::Cpu, 1e-6, 1e-9);
-        l.observe(7, n, Side::Split, 2e-3, 1e-3);
+        for _ in 0..2 {
+            l.observe(7, n, Side::Split, 2e-3, 1e-3);
+            l.observe(8, n, Side::Cpu, 1e-3, 1e-3 / 3.0);
+        }
         let f = l.factors(7, n);
         assert_eq!((f.cpu, f.split), (1.0, 2.0));
-        l.observe(8, n, Side::Cpu, 1e-3, 1e-3 / 3.0);
         assert!((l.factors(8, n).cpu - 3.0).abs() < 1e-12);
         assert_eq!(l.factors(7, n).cpu, 1.0);
     }
@@ -1099,6 +1103,12 @@ mod tests {
         assert_eq!(l.factors(1, 1 << 14).gpu, 10.0);
         l.observe(1, 1 << 16, Side::Gpu, 1e-3, 1e-3);
         assert_eq!(l.factors(1, 1 << 16).gpu, 1.0);
+        // Where no other size has run that side, the profile's prediction is
+        // the other candidate.
+        l.observe(1, 1 << 16, Side::Split, 5e-3, 1e-3);
+        assert_eq!(l.factors(1, 1 << 16).split, 1.0);
+        l.observe(1, 1 << 16, Side::Split, 4e-3, 1e-3);
+        assert_eq!(l.factors(1, 1 << 16).split, 4.0);
         // ...and from the second on, the size's own runs decide.
         l.observe(1, 1 << 14, Side::Gpu, 40e-3, 1e-3);
         assert_eq!(l.factors(1, 1 << 14).gpu, 40.0);
@@ -1197,6 +1207,7 @@ mod tests {
         // Kernels past the bound replace others; the table stays bounded.
         let l4 = Learned::default();
         for k in 0..LEARN_KERNELS as u64 + 10 {
+            l4.observe(k, 64, Side::Cpu, 2.0, 1.0);
             l4.observe(k, 64, Side::Cpu, 2.0, 1.0);
         }
         assert_eq!(l4.kernels.lock().unwrap().len(), LEARN_KERNELS);
