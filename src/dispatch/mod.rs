@@ -1046,6 +1046,19 @@ pub(crate) fn split_elementwise<T: Element>(
 mod tests {
     use super::*;
 
+    /// Auto's choice of the GPU, predicted at 1 s, with the CPU and a split at
+    /// `cpu` and `split` seconds.
+    fn gpu_chosen(cpu: f64, split: f64) -> Decision {
+        Decision {
+            side: Side::Gpu,
+            reason: "",
+            predicted_cpu: Some(cpu),
+            predicted_gpu: Some(1.0),
+            predicted_split: Some(split),
+            gpu_share: 0.5,
+        }
+    }
+
     #[test]
     fn learned_factors_are_the_fastest_recent_run() {
         let l = Learned::default();
@@ -1135,14 +1148,7 @@ mod tests {
     #[test]
     fn a_close_option_is_measured_early_once() {
         let l = Learned::default();
-        let d = Decision {
-            side: Side::Gpu,
-            reason: "",
-            predicted_cpu: Some(1.2),
-            predicted_gpu: Some(1.0),
-            predicted_split: Some(1.1),
-            gpu_share: 0.5,
-        };
+        let d = gpu_chosen(1.2, 1.1);
         // The first call runs the choice; the next two the fastest close option
         // (a burst of two), then the choice until the powers of two.
         let mut picks = Vec::new();
@@ -1180,14 +1186,7 @@ mod tests {
     #[test]
     fn exploration_comes_at_powers_of_two_from_the_sixteenth_call() {
         let l = Learned::default();
-        let d = Decision {
-            side: Side::Gpu,
-            reason: "",
-            predicted_cpu: Some(2.0),
-            predicted_gpu: Some(1.0),
-            predicted_split: Some(1.5),
-            gpu_share: 0.5,
-        };
+        let d = gpu_chosen(2.0, 1.5);
         let calls: Vec<u64> = (1..=70u64)
             .filter(|_| l.explore(3, 4096, &d).is_some())
             .collect();

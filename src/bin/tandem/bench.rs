@@ -101,7 +101,7 @@ fn timed<'a, S: 'a>(
 /// The first `alike` columns, and those of the next up to `pair_max` whose
 /// warm-up took under [`PAIR_WITHIN`] times the first column's, run as one unit:
 /// one sample of each, back to back (a trial), in a balanced order (see
-/// [`balanced_order`]), after an untimed run of column `settle` when another
+/// [`balanced_orders`]), after an untimed run of column `settle` when another
 /// unit ran just before. Their ratios come from the ratios within trials (see
 /// [`Measured::ratio`]): on a small machine a slow spell (another process, a
 /// software GPU's threads) lasts longer than one sample, so two columns running
@@ -169,7 +169,8 @@ fn measure(
     // handful of runs of a large input, next to a slow GPU column, is noise,
     // and Auto's first calls at a size include its re-measuring.
     let fit = (5.0 * budget.as_secs_f64() / round_time.max(1e-9)) as usize * trials_per_round;
-    let cycle = balanced_order(unit, 0).map_or(1, |_| if unit == 4 { 4 } else { 6 });
+    let design = balanced_orders(unit);
+    let cycle = design.map_or(1, <[_]>::len);
     let min_trials = MIN_TRIALS.next_multiple_of(cycle).min(fit);
     let enough = |times: &[Vec<Duration>], trials: usize| {
         trials >= min_trials
@@ -188,9 +189,11 @@ fn measure(
         shuffle(&mut order);
         for &u in &order {
             let mut members = units[u].clone();
-            match (u, balanced_order(members.len(), trials.len())) {
-                (0, Some(o)) => members = o,
-                _ => shuffle(&mut members),
+            if u == 0 {
+                match design {
+                    Some(rows) => members = rows[trials.len() % rows.len()].to_vec(),
+                    None => shuffle(&mut members),
+                }
             }
             // A trial right after another unit (a GPU column, say) starts with
             // an untimed run of the `settle` column, so that its first member
@@ -222,25 +225,26 @@ fn measure(
     })
 }
 
-/// The order of a trial of `n` paired columns: trial `k` takes row `k` of a
-/// balanced Latin square (Williams), so that over a cycle of trials each
-/// column runs in each place and right after each other column equally often.
-/// The run right after a GPU column pays for its threads winding down: in
-/// random orders, 16 trials could give that to one column twice as often as
-/// to another, and a ratio of two columns running the same code read 1.1x.
-fn balanced_order(n: usize, k: usize) -> Option<Vec<usize>> {
-    const FOUR: [[usize; 4]; 4] = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]];
-    const THREE: [[usize; 3]; 6] = [
-        [0, 1, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-        [0, 2, 1],
-        [1, 0, 2],
+/// The orders of trials of `n` paired columns, where a design is at hand: trial
+/// `k` takes row `k` (cyclically) of a balanced Latin square (Williams), so that
+/// over a cycle of trials each column runs in each place and right after each
+/// other column equally often. The run right after a GPU column pays for its
+/// threads winding down: in random orders, 16 trials could give that to one
+/// column twice as often as to another, and a ratio of two columns running the
+/// same code read 1.1x.
+fn balanced_orders(n: usize) -> Option<&'static [&'static [usize]]> {
+    const FOUR: &[&[usize]] = &[&[0, 1, 3, 2], &[1, 2, 0, 3], &[2, 3, 1, 0], &[3, 0, 2, 1]];
+    const THREE: &[&[usize]] = &[
+        &[0, 1, 2],
+        &[1, 2, 0],
+        &[2, 0, 1],
+        &[2, 1, 0],
+        &[0, 2, 1],
+        &[1, 0, 2],
     ];
     match n {
-        4 => Some(FOUR[k % 4].to_vec()),
-        3 => Some(THREE[k % 6].to_vec()),
+        4 => Some(FOUR),
+        3 => Some(THREE),
         _ => None,
     }
 }
