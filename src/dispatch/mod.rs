@@ -561,6 +561,7 @@ struct KernelHistory {
     cpu: Learnt,
     gpu: Learnt,
     split: Learnt,
+    /// Auto's choices here so far.
     calls: u64,
     /// The early re-measuring (see [`EARLY_WITHIN`]) was done here.
     early: bool,
@@ -579,6 +580,15 @@ const LEARN_KERNELS: usize = 1024;
 /// measured before the spell, and flip the choice.
 const LEARN_WINDOW: usize = 32;
 
+/// How many runs at a size a side needs before its own runs alone give its
+/// factor there. Until then the factor is the lower of its own and the nearest
+/// size's (see [`Learned::factors`]): a side's first runs at a size often pay
+/// for fresh allocations or for threads that the last work left crowded on one
+/// core (on this 2-core machine, the first ~30 CPU runs after half a second of
+/// shader compiling took 2x), and a side judged slow is not run again soon. A
+/// side judged fast is run, so the optimistic error corrects itself.
+const SETTLED_RUNS: u32 = 3;
+
 /// One side's learned factor, from its latest runs.
 #[derive(Default, Clone, Copy)]
 struct Learnt {
@@ -587,6 +597,8 @@ struct Learnt {
     /// Measured over predicted, for the latest runs (a ring).
     recent: [f64; LEARN_WINDOW],
     runs: u32,
+    /// The size's call count (see [`KernelHistory::calls`]) at the latest run.
+    last_call: u64,
 }
 
 impl KernelHistory {
@@ -599,15 +611,19 @@ impl KernelHistory {
     }
 
     /// The option to re-measure on this call instead of `d`'s choice, if any
-    /// (see [`Learned::explore`]); the one measured fewest times here first,
-    /// then the faster.
+    /// (see [`Learned::explore`]); the one measured longest ago here (never
+    /// first), then the faster.
     fn explore(&mut self, d: &Decision) -> Option<Side> {
         let chosen = d.predicted(d.side)?;
-        let mut options: Vec<(Side, f64, u32)> = [Side::Cpu, Side::Gpu, Side::Split]
+        let mut options: Vec<(Side, f64, u32, u64)> = [Side::Cpu, Side::Gpu, Side::Split]
             .into_iter()
             .filter(|&s| s != d.side)
-            .filter_map(|s| Some((s, d.predicted(s)?, self.of_mut(s).runs)))
-            .filter(|&(_, t, _)| t < EXPLORE_WITHIN * chosen)
+            .filter_map(|s| {
+                let l = self.of_mut(s);
+                let last = if l.runs == 0 { 0 } else { l.last_call + 1 };
+                Some((s, d.predicted(s)?, l.runs, last))
+            })
+            .filter(|&(_, t, _, _)| t < EXPLORE_WITHIN * chosen)
             .collect();
         // The second run of a re-measuring burst.
         if let Some(s) = self.burst.take() {
@@ -615,20 +631,22 @@ impl KernelHistory {
                 return Some(s);
             }
         }
-        options.sort_by(|a, b| a.2.cmp(&b.2).then(a.1.total_cmp(&b.1)));
+        // A side whose every run here is old may have been measured in a slow
+        // spell: the least recently measured goes first.
+        options.sort_by(|a, b| a.3.cmp(&b.3).then(a.1.total_cmp(&b.1)));
         let pick = if self.calls >= 2 && !self.early {
             let early = options
                 .iter()
-                .find(|&&(_, t, runs)| t < EARLY_WITHIN * chosen && runs == 0);
+                .find(|&&(_, t, runs, _)| t < EARLY_WITHIN * chosen && runs == 0);
             self.early = early.is_some();
             early
         } else {
             None
         };
         let pick = match pick {
-            Some(&(s, _, _)) => Some(s),
+            Some(&(s, ..)) => Some(s),
             None if self.calls >= EXPLORE_FROM && self.calls.is_power_of_two() => {
-                options.first().map(|&(s, _, _)| s)
+                options.first().map(|&(s, ..)| s)
             }
             None => None,
         };
@@ -729,10 +747,14 @@ impl Learned {
                     .map(|(_, f)| f)
             };
             match own {
-                // One run at a new size may have paid for fresh allocations:
-                // until a second, the lower of it and the nearest other size's
-                // factor (or the profile's own prediction, where none has one).
-                Some(l) if l.runs == 1 => l.factor.map(|f| f.min(borrowed().unwrap_or(1.0))),
+                // A side's first runs at a size may have paid for a slow spell
+                // (see SETTLED_RUNS): the lower of them and the nearest other
+                // size's factor; with one run and no other size, the profile's
+                // own prediction.
+                Some(l) if l.runs < SETTLED_RUNS => {
+                    let other = borrowed().or((l.runs == 1).then_some(1.0));
+                    l.factor.map(|f| other.map_or(f, |o| f.min(o)))
+                }
                 Some(l) => l.factor,
                 None => borrowed(),
             }
@@ -751,7 +773,7 @@ impl Learned {
     /// - once, from the second call at this size class, the fastest predicted
     ///   within [`EARLY_WITHIN`] of the choice that has not run here;
     /// - on calls 16, 32, 64, ..., of those predicted within [`EXPLORE_WITHIN`]
-    ///   of the choice, the one measured fewest times here.
+    ///   of the choice, the one measured longest ago here (never first).
     ///
     /// Otherwise the choice becomes this size's incumbent (see [`Factors`]).
     pub fn explore(&self, kernel: u64, len: usize, d: &Decision) -> Option<Side> {
@@ -772,7 +794,12 @@ impl Learned {
             return;
         }
         let ratio = (measured / predicted).clamp(1e-3, 1e4);
-        self.at(kernel, len, |h| h.of_mut(side).learn(ratio));
+        self.at(kernel, len, |h| {
+            let calls = h.calls;
+            let l = h.of_mut(side);
+            l.learn(ratio);
+            l.last_call = calls;
+        });
     }
 
     /// Runs `f` on `kernel`'s history at `len`'s size class, made if new.
@@ -1097,7 +1124,7 @@ mod tests {
     #[test]
     fn learned_sizes_are_apart_and_unseen_sizes_borrow_the_nearest() {
         let l = Learned::default();
-        for _ in 0..2 {
+        for _ in 0..SETTLED_RUNS {
             l.observe(1, 1 << 10, Side::Gpu, 1e-3, 1e-4);
             l.observe(1, 1 << 20, Side::Gpu, 2e-3, 1e-3);
             l.observe(1, 1 << 20, Side::Cpu, 3e-3, 1e-3);
@@ -1122,8 +1149,11 @@ mod tests {
         assert_eq!(l.factors(1, 1 << 16).split, 1.0);
         l.observe(1, 1 << 16, Side::Split, 4e-3, 1e-3);
         assert_eq!(l.factors(1, 1 << 16).split, 4.0);
-        // ...and from the second on, the size's own runs decide.
+        // ...and so does a second, where another size has run that side;
+        // from the third on, the size's own runs decide.
         l.observe(1, 1 << 14, Side::Gpu, 40e-3, 1e-3);
+        assert_eq!(l.factors(1, 1 << 14).gpu, 1.0);
+        l.observe(1, 1 << 14, Side::Gpu, 45e-3, 1e-3);
         assert_eq!(l.factors(1, 1 << 14).gpu, 40.0);
     }
 
@@ -1162,7 +1192,7 @@ mod tests {
         let early: Vec<_> = picks.iter().take(4).copied().collect();
         assert_eq!(early, [None, Some(Side::Split), Some(Side::Split), None]);
         assert!(picks[3..15].iter().all(Option::is_none));
-        // Call 16: the option measured fewest times, twice.
+        // Call 16: the option measured longest ago (never), twice.
         assert_eq!(picks[15..], [Some(Side::Cpu), Some(Side::Cpu)]);
         // The choice, not a re-measuring run, is the size's incumbent.
         assert_eq!(l.factors(9, 1 << 20).incumbent, Some(Side::Gpu));
@@ -1193,16 +1223,24 @@ mod tests {
         assert_eq!(calls, [16, 17, 32, 33, 64, 65]);
         // Another size class counts apart.
         assert_eq!(l.explore(3, 1 << 20, &d), None);
-        // The option measured fewest times goes first, then the faster one.
+        // The option measured longest ago goes first (one never measured
+        // before all), then the faster one.
         let l = Learned::default();
-        let next = |l: &Learned| {
-            (0..15).for_each(|_| assert_eq!(l.explore(4, 64, &d), None));
+        let next = |l: &Learned, measured: &[(u64, Side)]| {
+            for call in 1..16 {
+                for &(_, s) in measured.iter().filter(|m| m.0 == call) {
+                    l.observe(4, 64, s, 1.0, 1.0);
+                }
+                assert_eq!(l.explore(4, 64, &d), None);
+            }
             l.explore(4, 64, &d)
         };
-        assert_eq!(next(&l), Some(Side::Split));
+        assert_eq!(next(&l, &[]), Some(Side::Split));
         let l2 = Learned::default();
-        l2.observe(4, 64, Side::Split, 1.0, 1.0);
-        assert_eq!(next(&l2), Some(Side::Cpu));
+        assert_eq!(next(&l2, &[(1, Side::Split)]), Some(Side::Cpu));
+        let l5 = Learned::default();
+        let both = [(2, Side::Cpu), (9, Side::Split), (10, Side::Split)];
+        assert_eq!(next(&l5, &both), Some(Side::Cpu));
         // Kernels past the bound replace others; the table stays bounded.
         let l4 = Learned::default();
         for k in 0..LEARN_KERNELS as u64 + 10 {

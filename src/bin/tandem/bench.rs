@@ -60,6 +60,8 @@ pub struct Point {
 const MIN_SAMPLES: usize = 20;
 /// The trials the paired columns get at least, time allowing (see [`measure`]).
 const MIN_TRIALS: usize = 16;
+/// How many times a point's budget its rounds may take to reach [`MIN_TRIALS`].
+const TRIALS_BUDGET: u32 = 8;
 
 /// One column's measurement: `timed(batch)` makes `batch` fresh inputs outside
 /// the timed region, runs the column's call on each, drops them after (freeing
@@ -139,16 +141,27 @@ fn measure(
         .collect();
     // Units much faster than the slowest take several samples a round (up to
     // 8), so that their medians do not rest on three samples when a slow GPU
-    // column limits the rounds.
+    // column limits the rounds; but where the trials are the slow part, the
+    // other units take no more a round than reach MIN_SAMPLES over the rounds
+    // the trials need, so that their repeats do not cut the trials.
     let slowest = unit_time.iter().copied().fold(0.0, f64::max);
+    let reps_for = |t: f64| (slowest / t.max(1e-9)).round().clamp(1.0, 8.0) as usize;
+    let trials_per_round = reps_for(unit_time[0]);
+    let design = balanced_orders(unit);
+    let cycle = design.map_or(1, <[_]>::len);
+    let wanted_trials = MIN_TRIALS.next_multiple_of(cycle);
+    let cap = MIN_SAMPLES.div_ceil(wanted_trials.div_ceil(trials_per_round).max(3));
     let mut order: Vec<usize> = Vec::new();
     let mut round_time = 0.0;
-    for (u, t) in unit_time.iter().enumerate() {
-        let reps = (slowest / t.max(1e-9)).round().clamp(1.0, 8.0) as usize;
+    for (u, &t) in unit_time.iter().enumerate() {
+        let reps = if u == 0 {
+            trials_per_round
+        } else {
+            reps_for(t).min(cap)
+        };
         order.extend(std::iter::repeat_n(u, reps));
         round_time += reps as f64 * t;
     }
-    let trials_per_round = order.iter().filter(|&&u| u == 0).count();
     let budget = min_time * columns.len() as u32;
     let mut times = vec![Vec::new(); columns.len()];
     let mut trials: Vec<Vec<Duration>> = Vec::new();
@@ -164,14 +177,13 @@ fn measure(
         }
     };
     // Past the budget, rounds go on (up to 3x it) until every column whose
-    // samples are short enough has MIN_SAMPLES, and (up to 5x it) until the
-    // paired columns have MIN_TRIALS trials, or as many as fit: a median of a
-    // handful of runs of a large input, next to a slow GPU column, is noise,
-    // and Auto's first calls at a size include its re-measuring.
-    let fit = (5.0 * budget.as_secs_f64() / round_time.max(1e-9)) as usize * trials_per_round;
-    let design = balanced_orders(unit);
-    let cycle = design.map_or(1, <[_]>::len);
-    let min_trials = MIN_TRIALS.next_multiple_of(cycle).min(fit);
+    // samples are short enough has MIN_SAMPLES, and (up to TRIALS_BUDGET times
+    // it) until the paired columns have MIN_TRIALS trials, or as many as fit:
+    // a median of a handful of runs of a large input, next to a slow GPU
+    // column, is noise, and Auto's first calls at a size include its learning.
+    let fit = (TRIALS_BUDGET as f64 * budget.as_secs_f64() / round_time.max(1e-9)) as usize
+        * trials_per_round;
+    let min_trials = wanted_trials.min(fit);
     let enough = |times: &[Vec<Duration>], trials: usize| {
         trials >= min_trials
             && times.iter().enumerate().all(|(i, t)| {
@@ -182,7 +194,13 @@ fn measure(
     let mut prev = None;
     while round < 3
         || ((start.elapsed() < budget || !enough(&times, trials.len()))
-            && start.elapsed() < budget * if trials.len() < min_trials { 5 } else { 3 }
+            && start.elapsed()
+                < budget
+                    * if trials.len() < min_trials {
+                        TRIALS_BUDGET
+                    } else {
+                        3
+                    }
             && round < 500)
     {
         // A fresh order each round, so that no column always follows the same one.
