@@ -1238,8 +1238,10 @@ mod tests {
         assert_eq!(next(&l, &[]), Some(Side::Split));
         let l2 = Learned::default();
         assert_eq!(next(&l2, &[(1, Side::Split)]), Some(Side::Cpu));
+        // Measured more often but longer ago: first (a side's runs all from
+        // a slow spell early on get their second look).
         let l5 = Learned::default();
-        let both = [(2, Side::Cpu), (9, Side::Split), (10, Side::Split)];
+        let both = [(2, Side::Cpu), (3, Side::Cpu), (10, Side::Split)];
         assert_eq!(next(&l5, &both), Some(Side::Cpu));
         // Kernels past the bound replace others; the table stays bounded.
         let l4 = Learned::default();
