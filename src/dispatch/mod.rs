@@ -597,8 +597,9 @@ struct Learnt {
     /// Measured over predicted, for the latest runs (a ring).
     recent: [f64; LEARN_WINDOW],
     runs: u32,
-    /// The size's call count (see [`KernelHistory::calls`]) at the latest run.
-    last_call: u64,
+    /// The size's call count (see [`KernelHistory::calls`]) at the latest
+    /// run; None before the first.
+    last_call: Option<u64>,
 }
 
 impl KernelHistory {
@@ -615,15 +616,11 @@ impl KernelHistory {
     /// first), then the faster.
     fn explore(&mut self, d: &Decision) -> Option<Side> {
         let chosen = d.predicted(d.side)?;
-        let mut options: Vec<(Side, f64, u32, u64)> = [Side::Cpu, Side::Gpu, Side::Split]
+        let mut options: Vec<(Side, f64, Option<u64>)> = [Side::Cpu, Side::Gpu, Side::Split]
             .into_iter()
             .filter(|&s| s != d.side)
-            .filter_map(|s| {
-                let l = self.of_mut(s);
-                let last = if l.runs == 0 { 0 } else { l.last_call + 1 };
-                Some((s, d.predicted(s)?, l.runs, last))
-            })
-            .filter(|&(_, t, _, _)| t < EXPLORE_WITHIN * chosen)
+            .filter_map(|s| Some((s, d.predicted(s)?, self.of_mut(s).last_call)))
+            .filter(|&(_, t, _)| t < EXPLORE_WITHIN * chosen)
             .collect();
         // The second run of a re-measuring burst.
         if let Some(s) = self.burst.take() {
@@ -632,12 +629,12 @@ impl KernelHistory {
             }
         }
         // A side whose every run here is old may have been measured in a slow
-        // spell: the least recently measured goes first.
-        options.sort_by(|a, b| a.3.cmp(&b.3).then(a.1.total_cmp(&b.1)));
+        // spell: the least recently measured goes first (None, never, before all).
+        options.sort_by(|a, b| a.2.cmp(&b.2).then(a.1.total_cmp(&b.1)));
         let pick = if self.calls >= 2 && !self.early {
             let early = options
                 .iter()
-                .find(|&&(_, t, runs, _)| t < EARLY_WITHIN * chosen && runs == 0);
+                .find(|&&(_, t, last)| t < EARLY_WITHIN * chosen && last.is_none());
             self.early = early.is_some();
             early
         } else {
@@ -798,7 +795,7 @@ impl Learned {
             let calls = h.calls;
             let l = h.of_mut(side);
             l.learn(ratio);
-            l.last_call = calls;
+            l.last_call = Some(calls);
         });
     }
 
