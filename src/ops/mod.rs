@@ -2,13 +2,16 @@
 //! (argument checks and the work estimate), `cpu.rs` the rayon twin (public, and
 //! usable on plain slices), `gpu.rs` the launch of the WGSL kernel of the same name.
 
+pub mod by_key;
 pub mod compact;
 pub mod elementwise;
 pub mod gather;
 pub mod histogram;
 pub mod matmul;
+pub mod partition;
 pub mod reduce;
 pub mod scan;
+pub mod segmented_reduce;
 pub mod sort;
 
 use std::sync::Arc;
@@ -39,6 +42,9 @@ static BUILTIN_KERNELS: &[&KernelSpec] = &[
     &matmul::gpu::TRANSPOSE,
     &sort::gpu::SORT_RADIX,
     &sort::gpu::SORT_SCAN,
+    &by_key::gpu::BY_KEY,
+    &partition::gpu::PARTITION,
+    &segmented_reduce::gpu::SEGMENTED_REDUCE,
 ];
 
 /// The dispatcher's view of a call over `inputs`: the first input's length is
