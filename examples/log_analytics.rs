@@ -9,6 +9,13 @@
 //! - The top-k slowest requests and the p50/p99 latencies: `sort_by_key` of
 //!   the latencies carrying the request ids (stable, so equal latencies keep
 //!   request order).
+//! - Requests per user with the top ten users: `sort_by_key` of the user ids
+//!   carrying the latencies, `reduce_by_key` (requests, and total latency per
+//!   user), then `sort_by_key` of the counts carrying the users.
+//! - Latency p50/p99 per status code: the latencies sorted, then stably sorted
+//!   by status (so each status is one run, its latencies ascending);
+//!   `run_length_encode` gives each status's count, `exclusive_scan` its start,
+//!   `gather` reads the percentiles, and `segmented_reduce` the maximum.
 //!
 //! Checks: every number against plain Rust over the same columns.
 //!
@@ -18,7 +25,7 @@ use std::error::Error;
 use std::time::Instant;
 
 use tandem::ops::compact::Compare;
-use tandem::{map_kernel, Context};
+use tandem::{map_kernel, Context, ReduceOp};
 
 /// Requests in the default run.
 const DEFAULT_REQUESTS: usize = 1 << 22;
@@ -27,6 +34,7 @@ const BINS: usize = 100;
 const MAX_MS: f32 = 1000.0;
 const SLOW_MS: f32 = 500.0;
 const TOP_K: usize = 10;
+const USERS: usize = 20_000;
 
 /// A small deterministic generator (SplitMix64), so the example needs no crate.
 struct Rng(u64);
@@ -45,6 +53,7 @@ struct Log {
     status: Vec<u32>,
     latency: Vec<f32>,
     endpoint: Vec<u32>,
+    user: Vec<u32>,
 }
 
 /// Endpoints used unevenly; endpoint 7 fails often; endpoint 3 is slow;
@@ -55,6 +64,7 @@ fn synthetic_log(n: usize) -> Log {
         status: Vec::with_capacity(n),
         latency: Vec::with_capacity(n),
         endpoint: Vec::with_capacity(n),
+        user: Vec::with_capacity(n),
     };
     for _ in 0..n {
         let u = rng.next_f64();
@@ -75,6 +85,9 @@ fn synthetic_log(n: usize) -> Log {
         log.status.push(status);
         log.latency.push(ms as f32);
         log.endpoint.push(e);
+        // A few heavy users: the square of a uniform, scaled.
+        let w = rng.next_f64();
+        log.user.push((w * w * w * USERS as f64) as u32);
     }
     log
 }
@@ -132,6 +145,48 @@ pub fn run_on(ctx: &Context, requests: usize) -> Result<String, Box<dyn Error>> 
         .collect();
     let p50 = sorted[(n - 1) / 2];
     let p99 = sorted[(n - 1) * 99 / 100];
+
+    // Requests per user, and the top ten users by requests.
+    let user = ctx.upload(&log.user)?;
+    let (by_user, lat_by_user) = ctx.sort_by_key(&user, &latency)?;
+    let ones = ctx.from_vec(vec![1u32; n])?;
+    let (users, requests) = ctx.reduce_by_key(&by_user, &ones, ReduceOp::Sum)?;
+    let (users_too, user_ms) = ctx.reduce_by_key(&by_user, &lat_by_user, ReduceOp::Sum)?;
+    let (by_count, top_users) = ctx.sort_by_key(&requests, &users)?;
+    let (by_count, top_users) = (by_count.to_vec()?, top_users.to_vec()?);
+    let k = by_count.len();
+    let top_ten: Vec<(u32, u32)> = (0..TOP_K.min(k))
+        .map(|j| (top_users[k - 1 - j], by_count[k - 1 - j]))
+        .collect();
+
+    // Latency p50 / p99 (and the maximum) per status code.
+    let (lat_sorted, status_by_lat) = ctx.sort_by_key(&latency, &status)?;
+    let (by_status, lat_by_status) = ctx.sort_by_key(&status_by_lat, &lat_sorted)?;
+    let (codes, per_code) = ctx.run_length_encode(&by_status)?;
+    let starts = ctx.exclusive_scan(&per_code)?;
+    let (codes, per_code, starts) = (codes.to_vec()?, per_code.to_vec()?, starts.to_vec()?);
+    let picks: Vec<u32> = starts
+        .iter()
+        .zip(&per_code)
+        .flat_map(|(&s, &c)| [s + (c - 1) / 2, s + (c - 1) * 99 / 100])
+        .collect();
+    let pct = ctx.gather(&lat_by_status, &ctx.upload(&picks)?)?.to_vec()?;
+    let mut offsets = starts.clone();
+    offsets.push(n as u32);
+    let worst_ms = ctx
+        .segmented_reduce(&lat_by_status, &ctx.upload(&offsets)?, ReduceOp::Max)?
+        .to_vec()?;
+    let per_status: Vec<(u32, u32, f32, f32, f32)> = (0..codes.len())
+        .map(|j| {
+            (
+                codes[j],
+                per_code[j],
+                pct[2 * j],
+                pct[2 * j + 1],
+                worst_ms[j],
+            )
+        })
+        .collect();
     let elapsed = start.elapsed();
 
     // Plain Rust over the same columns.
@@ -166,7 +221,73 @@ pub fn run_on(ctx: &Context, requests: usize) -> Result<String, Box<dyn Error>> 
         .rev()
         .map(|&i| (i, log.latency[i as usize]))
         .collect();
+    let mut want_requests = vec![0u32; USERS + 1];
+    let mut want_user_ms = vec![0f64; USERS + 1];
+    for (&u, &ms) in log.user.iter().zip(&log.latency) {
+        want_requests[u as usize] += 1;
+        want_user_ms[u as usize] += ms as f64;
+    }
+    let mut want_users: Vec<u32> = (0..=USERS as u32)
+        .filter(|&u| want_requests[u as usize] > 0)
+        .collect();
+    // The stable sort by count, read from the end: most requests first, and
+    // among equal counts the larger user id first.
+    want_users.sort_by_key(|&u| (want_requests[u as usize], u));
+    let want_top_ten: Vec<(u32, u32)> = want_users
+        .iter()
+        .rev()
+        .take(TOP_K)
+        .map(|&u| (u, want_requests[u as usize]))
+        .collect();
+    let mut lat_of: std::collections::BTreeMap<u32, Vec<f32>> = Default::default();
+    for (&s, &ms) in log.status.iter().zip(&log.latency) {
+        lat_of.entry(s).or_default().push(ms);
+    }
+    let want_per_status: Vec<(u32, u32, f32, f32, f32)> = lat_of
+        .into_iter()
+        .map(|(s, mut v)| {
+            v.sort_by(f32::total_cmp);
+            let c = v.len();
+            (s, c as u32, v[(c - 1) / 2], v[(c - 1) * 99 / 100], v[c - 1])
+        })
+        .collect();
     let ref_elapsed = ref_start.elapsed();
+
+    let users = users.to_vec()?;
+    let requests = requests.to_vec()?;
+    let want_listed: Vec<u32> = (0..=USERS as u32)
+        .filter(|&u| want_requests[u as usize] > 0)
+        .collect();
+    let want_counts: Vec<u32> = want_listed
+        .iter()
+        .map(|&u| want_requests[u as usize])
+        .collect();
+    if users != want_listed || requests != want_counts || users_too.to_vec()? != users {
+        return Err(mismatch(
+            "requests per user",
+            users.len(),
+            want_listed.len(),
+        ));
+    }
+    let user_ms = user_ms.to_vec()?;
+    for (j, &u) in users.iter().enumerate() {
+        let want = want_user_ms[u as usize];
+        // f32 sums of up to ~10^5 latencies, in different orders: 1e-3 of the
+        // total bounds their rounding with room to spare.
+        if !within(user_ms[j] as f64 - want, 1e-3 * want.max(1.0)) {
+            return Err(mismatch("latency per user", (u, user_ms[j]), want));
+        }
+    }
+    if top_ten != want_top_ten {
+        return Err(mismatch("top ten users", &top_ten, &want_top_ten));
+    }
+    if per_status != want_per_status {
+        return Err(mismatch(
+            "latency percentiles per status",
+            &per_status,
+            &want_per_status,
+        ));
+    }
 
     if hist != want_hist {
         return Err(mismatch("latency histogram", &hist, &want_hist));
@@ -221,13 +342,27 @@ pub fn run_on(ctx: &Context, requests: usize) -> Result<String, Box<dyn Error>> 
         "log_analytics: {n} requests in {elapsed:.2?} (plain Rust: {ref_elapsed:.2?})\n  \
          latency p50 {p50} ms, p99 {p99} ms, busiest bin [{}, {}) ms, {over} of 1 s or more; \
          {} slow (> {SLOW_MS} ms, mean {slow_mean:.1} ms)\n  \
-         {errors} server errors ({:.2}%), most on endpoint {worst} ({}); slowest: {}{}",
+         {errors} server errors ({:.2}%), most on endpoint {worst} ({}); slowest: {}\n  \
+         {} users, the busiest: {}\n  \
+         per status (p50 / p99 / max ms): {}{}",
         mode as f32 * bin_ms,
         (mode + 1) as f32 * bin_ms,
         slow.len(),
         100.0 * errors as f64 / n as f64,
         per_endpoint[worst],
         top3.join(", "),
+        users.len(),
+        top_ten
+            .iter()
+            .take(3)
+            .map(|(u, c)| format!("user {u} ({c} requests)"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        per_status
+            .iter()
+            .map(|(s, c, a, b, m)| format!("{s}: {a} / {b} / {m} ({c})"))
+            .collect::<Vec<_>>()
+            .join(", "),
         ctx.run_summary()
     ))
 }

@@ -44,8 +44,8 @@ pub use element::{Element, ScalarType};
 pub use error::{Error, ErrorKind, Result};
 pub use gpu::{list_adapters, AdapterSummary, GpuInfo};
 pub use kernel::MapKernel;
-pub use ops::compact::Compare;
 pub use ops::by_key::ReduceOp;
+pub use ops::compact::Compare;
 
 /// The README's program, compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

@@ -233,6 +233,14 @@ pub(crate) fn curve_index(op: &str) -> usize {
         "axpy" => 5,
         "inclusive_scan" | "exclusive_scan" => 6,
         "compact_if" | "compact" | "count_if" => 7,
+        // Flag, scan and compaction, as compact_if (which they call).
+        "reduce_by_key"
+        | "inclusive_scan_by_key"
+        | "exclusive_scan_by_key"
+        | "unique"
+        | "run_length_encode"
+        | "partition"
+        | "segmented_reduce" => 7,
         "sort" => 8,
         "sort_by_key" => 9,
         "histogram" => 10,

@@ -65,6 +65,22 @@ fn u32_data(n: usize) -> Data {
     )
 }
 
+/// Sorted u32 keys in runs of 1..=16 (mean 8.5), as after a `sort`: the by-key cases.
+fn run_data(n: usize) -> Data {
+    let Data::U32(r) = u32_data(n) else {
+        unreachable!()
+    };
+    let mut keys = Vec::with_capacity(n);
+    let (mut k, mut i) = (0u32, 0);
+    while keys.len() < n {
+        let len = (r[i % n.max(1)] % 16 + 1) as usize;
+        keys.extend(std::iter::repeat_n(k, len.min(n - keys.len())));
+        k += 1;
+        i += 1;
+    }
+    Data::U32(keys)
+}
+
 fn mat_data(n: usize) -> Data {
     let side = (n as f64).sqrt() as usize;
     let Data::F32(a, b) = f32_data(side * side) else {
@@ -197,6 +213,86 @@ pub fn all() -> Vec<Case> {
                 let mut v = u32s(d).to_vec();
                 v.par_sort_unstable();
                 std::hint::black_box(v);
+            },
+        },
+        Case {
+            op: "reduce_by_key",
+            peer: "sequential loop",
+            square: false,
+            splittable: false,
+            make: run_data,
+            run: |c, r, back| {
+                let k = one_u32(r);
+                let (a, b) = c.reduce_by_key(k, k, tandem::ReduceOp::Sum)?;
+                finish(a, back)?;
+                finish(b, back)
+            },
+            peer_fn: |d| {
+                let (mut ok, mut ov) = (Vec::new(), Vec::<u32>::new());
+                for &k in u32s(d) {
+                    match ov.last_mut() {
+                        Some(s) if ok.last() == Some(&k) => *s = s.wrapping_add(k),
+                        _ => {
+                            ok.push(k);
+                            ov.push(k);
+                        }
+                    }
+                }
+                std::hint::black_box((ok, ov));
+            },
+        },
+        Case {
+            op: "unique",
+            peer: "Vec::dedup",
+            square: false,
+            splittable: false,
+            make: run_data,
+            run: |c, r, back| finish(c.unique(one_u32(r))?, back),
+            peer_fn: |d| {
+                let mut v = u32s(d).to_vec();
+                v.dedup();
+                std::hint::black_box(v);
+            },
+        },
+        Case {
+            op: "run_length_encode",
+            peer: "sequential loop",
+            square: false,
+            splittable: false,
+            make: run_data,
+            run: |c, r, back| {
+                let (v, n) = c.run_length_encode(one_u32(r))?;
+                finish(v, back)?;
+                finish(n, back)
+            },
+            peer_fn: |d| {
+                let (mut vs, mut cs) = (Vec::new(), Vec::<u32>::new());
+                for &k in u32s(d) {
+                    match cs.last_mut() {
+                        Some(c) if vs.last() == Some(&k) => *c += 1,
+                        _ => {
+                            vs.push(k);
+                            cs.push(1);
+                        }
+                    }
+                }
+                std::hint::black_box((vs, cs));
+            },
+        },
+        Case {
+            op: "partition",
+            peer: "Iterator::partition",
+            square: false,
+            splittable: false,
+            make: u32_data,
+            run: |c, r, back| {
+                let (p, _) = c.partition(one_u32(r), tandem::Compare::Lt, 1 << 31)?;
+                finish(p, back)
+            },
+            peer_fn: |d| {
+                let (mut a, b): (Vec<u32>, Vec<u32>) = u32s(d).iter().partition(|&&v| v < 1 << 31);
+                a.extend(b);
+                std::hint::black_box(a);
             },
         },
         Case {

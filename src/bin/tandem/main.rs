@@ -38,7 +38,7 @@ enum Command {
     /// data, Auto, and the best peer; prints a table and writes report.md,
     /// report.json and an SVG chart per op.
     Bench {
-        /// Ops to run, comma-separated (default: all): sum, argmax, axpy, inclusive_scan, sort, histogram, matmul, kernel.
+        /// Ops to run, comma-separated (default: all): sum, argmax, axpy, inclusive_scan, sort, reduce_by_key, unique, run_length_encode, partition, histogram, matmul, kernel.
         #[arg(long, value_delimiter = ',')]
         ops: Vec<String>,
         /// Sizes as powers of two, comma-separated (matmul: elements of one square matrix, capped at 2^20).

@@ -122,7 +122,10 @@ impl<T: Element> Fold<T> for MaxF {
 
 /// Chunk bounds: (start, end) of each [`CHUNK`]-element chunk of `n`.
 fn chunks(n: usize) -> Vec<(usize, usize)> {
-    (0..n).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(n))).collect()
+    (0..n)
+        .step_by(CHUNK)
+        .map(|s| (s, (s + CHUNK).min(n)))
+        .collect()
 }
 
 /// Per chunk, the number of run heads in it; and their exclusive scan with the total.
@@ -236,7 +239,11 @@ pub fn reduce_by_key<K: Element, V: Element>(
     values: &[V],
     op: ReduceOp,
 ) -> (Vec<K>, Vec<V>) {
-    assert_eq!(keys.len(), values.len(), "reduce_by_key needs equal lengths");
+    assert_eq!(
+        keys.len(),
+        values.len(),
+        "reduce_by_key needs equal lengths"
+    );
     match op {
         ReduceOp::Sum => reduce_by_key_with::<K, V, SumF>(keys, values),
         ReduceOp::Min => reduce_by_key_with::<K, V, MinF>(keys, values),
@@ -381,7 +388,11 @@ fn runs<T: Element>(x: &[T], with_counts: bool) -> (Vec<T>, Vec<u32>) {
         let firsts: Vec<Option<usize>> = bounds
             .par_iter()
             .enumerate()
-            .map(|(c, &(s, e))| (offs[c + 1] > offs[c]).then(|| first_head(x, s, e)).flatten())
+            .map(|(c, &(s, e))| {
+                (offs[c + 1] > offs[c])
+                    .then(|| first_head(x, s, e))
+                    .flatten()
+            })
             .collect();
         let mut after = n;
         for c in (0..bounds.len()).rev() {

@@ -222,11 +222,16 @@ pub(crate) fn record_seg_scan<T: Element>(
         first += t;
     }
     // The tiles' carries: the open run before each tile, already in lanes.
-    let inner = Lanes {
-        flags: 0,
-        ..lanes
-    };
-    record_seg_scan::<T>(rec, &tile_lanes, &tile_heads, &carries, m, Mode::Shifted, inner)?;
+    let inner = Lanes { flags: 0, ..lanes };
+    record_seg_scan::<T>(
+        rec,
+        &tile_lanes,
+        &tile_heads,
+        &carries,
+        m,
+        Mode::Shifted,
+        inner,
+    )?;
     let mut first = 0;
     for (&w, &t) in windows.iter().zip(&tiles) {
         let (part, base) = bind_part(gpu, &carries, m, first, 4);

@@ -69,7 +69,11 @@ impl ReduceOp {
 }
 
 /// A device buffer of `len` elements as a result.
-pub(crate) fn device<T: Element>(g: &Arc<GpuBackend>, buffer: wgpu::Buffer, len: usize) -> Buffer<T> {
+pub(crate) fn device<T: Element>(
+    g: &Arc<GpuBackend>,
+    buffer: wgpu::Buffer,
+    len: usize,
+) -> Buffer<T> {
     Buffer::from_device(
         len,
         DeviceCopy {
@@ -268,10 +272,7 @@ impl Context {
     ///
     /// # Errors
     /// As [`Context::unique`].
-    pub fn run_length_encode<T: Element>(
-        &self,
-        x: &Buffer<T>,
-    ) -> Result<(Buffer<T>, Buffer<u32>)> {
+    pub fn run_length_encode<T: Element>(&self, x: &Buffer<T>) -> Result<(Buffer<T>, Buffer<u32>)> {
         let name = "run_length_encode";
         let n = x.len();
         if n == 0 {

@@ -14,12 +14,7 @@ use crate::element::Element;
 use crate::ops::compact::Compare;
 
 /// Copies `c`'s elements that pass into `front` and the others into `back`, in order.
-fn split_into<T: Element>(
-    c: &[T],
-    pred: impl Fn(T) -> bool,
-    front: &mut [T],
-    back: &mut [T],
-) {
+fn split_into<T: Element>(c: &[T], pred: impl Fn(T) -> bool, front: &mut [T], back: &mut [T]) {
     let (mut f, mut b) = (0, 0);
     for &v in c {
         if pred(v) {

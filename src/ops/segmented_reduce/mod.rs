@@ -111,7 +111,13 @@ impl Context {
         dispatch::run(
             self,
             w,
-            || Ok(Buffer::from_host(cpu::segmented_reduce(&values.host()?, &offs, op))),
+            || {
+                Ok(Buffer::from_host(cpu::segmented_reduce(
+                    &values.host()?,
+                    &offs,
+                    op,
+                )))
+            },
             |g| {
                 let (dv, doffs) = (values.device(g, name)?, offsets.device(g, name)?);
                 let out = gpu::segmented_reduce::<T>(g, name, &dv, n, &doffs, m, op)?;
