@@ -158,7 +158,8 @@ fn parts<'a, T>(mut out: &'a mut [T], offs: &[usize]) -> Vec<&'a mut [T]> {
 
 /// Reduces `values[start..end]`'s runs (heads from `keys`) into `out_k` /
 /// `out_v` (one slot per head in the range); returns the lane of the leading
-/// elements that continue a run begun before `start`, if any.
+/// elements that continue a run begun before `start`, if any, and the number
+/// of runs written.
 fn reduce_range<K: Element, V: Element, F: Fold<V>>(
     keys: &[K],
     values: &[V],
@@ -166,7 +167,7 @@ fn reduce_range<K: Element, V: Element, F: Fold<V>>(
     end: usize,
     out_k: &mut [K],
     out_v: &mut [V],
-) -> Option<F::Lane> {
+) -> (Option<F::Lane>, usize) {
     let mut i = start;
     let mut lead = None;
     if !is_head(keys, i) {
@@ -178,19 +179,24 @@ fn reduce_range<K: Element, V: Element, F: Fold<V>>(
         }
         lead = Some(acc);
     }
-    let mut j = 0;
-    while i < end {
-        out_k[j] = keys[i];
-        let mut acc = F::lift(values[i]);
-        i += 1;
-        while i < end && !is_head(keys, i) {
-            acc = F::combine(acc, F::lift(values[i]));
-            i += 1;
-        }
-        out_v[j] = F::lower(acc);
-        j += 1;
+    if i == end {
+        return (lead, 0);
     }
-    lead
+    // Branch-free: every element stores its run's result so far into the run's
+    // slot (the last store wins), so run ends cost no mispredicted branch.
+    let mut j = 0;
+    let mut acc = F::lift(values[i]);
+    out_k[0] = keys[i];
+    out_v[0] = F::lower(acc);
+    for i in i + 1..end {
+        let head = bits(keys[i]) != bits(keys[i - 1]);
+        let v = F::lift(values[i]);
+        acc = if head { v } else { F::combine(acc, v) };
+        j += usize::from(head);
+        out_k[j] = keys[i];
+        out_v[j] = F::lower(acc);
+    }
+    (lead, j + 1)
 }
 
 fn reduce_by_key_with<K: Element, V: Element, F: Fold<V>>(
@@ -214,7 +220,7 @@ fn reduce_by_key_with<K: Element, V: Element, F: Fold<V>>(
         .par_iter()
         .zip(parts(&mut out_k, &offs).into_par_iter())
         .zip(parts(&mut out_v, &offs).into_par_iter())
-        .map(|((&(s, e), ok), ov)| reduce_range::<K, V, F>(keys, values, s, e, ok, ov))
+        .map(|((&(s, e), ok), ov)| reduce_range::<K, V, F>(keys, values, s, e, ok, ov).0)
         .collect();
     // Runs that cross into later chunks: their partials, in chunk order. Chunk
     // 0 starts with a head, so a lead always has an earlier run.
@@ -261,20 +267,19 @@ fn scan_range<K: Element, V: Element>(
     mut carry: Option<V>,
     exclusive: bool,
 ) {
+    // Without a carry, `start` is 0: a head, so the zero is never added.
+    let mut acc = carry.take().unwrap_or(V::zero());
     for (j, o) in out.iter_mut().enumerate() {
         let i = start + j;
         let v = values[i];
-        let acc = match carry {
-            Some(c) if !is_head(keys, i) => {
-                *o = if exclusive { c } else { c.add(v) };
-                c.add(v)
-            }
-            _ => {
-                *o = if exclusive { V::zero() } else { v };
-                v
-            }
+        let head = is_head(keys, i);
+        let next = if head { v } else { acc.add(v) };
+        *o = match (exclusive, head) {
+            (false, _) => next,
+            (true, true) => V::zero(),
+            (true, false) => acc,
         };
-        carry = Some(acc);
+        acc = next;
     }
 }
 
@@ -348,20 +353,35 @@ fn heads_range<T: Element>(
     out: &mut [T],
     mut counts: Option<&mut [u32]>,
 ) {
+    let Some(first) = (start..end).find(|&i| is_head(x, i)) else {
+        return;
+    };
+    // Branch-free, as in `reduce_range`: each element stores into its run's
+    // slot; a run's count so far is `i + 1 - run_start`.
     let mut j = 0;
-    let mut last: Option<usize> = None;
-    for i in start..end {
-        if is_head(x, i) {
-            out[j] = x[i];
-            if let (Some(c), Some(p)) = (counts.as_deref_mut(), last) {
-                c[j - 1] = (i - p) as u32;
-            }
-            last = Some(i);
-            j += 1;
-        }
+    let mut run_start = first;
+    out[0] = x[first];
+    if let Some(c) = counts.as_deref_mut() {
+        c[0] = 1;
     }
-    if let (Some(c), Some(p)) = (counts, last) {
-        c[j - 1] = (next - p) as u32;
+    match counts.as_deref_mut() {
+        Some(c) => {
+            for i in first + 1..end {
+                let head = bits(x[i]) != bits(x[i - 1]);
+                j += usize::from(head);
+                run_start = if head { i } else { run_start };
+                out[j] = x[i];
+                c[j] = (i + 1 - run_start) as u32;
+            }
+            // The last run may go on past the chunk.
+            c[j] = (next - run_start) as u32;
+        }
+        None => {
+            for i in first + 1..end {
+                j += usize::from(bits(x[i]) != bits(x[i - 1]));
+                out[j] = x[i];
+            }
+        }
     }
 }
 

@@ -15,15 +15,20 @@ use crate::ops::compact::Compare;
 
 /// Copies `c`'s elements that pass into `front` and the others into `back`, in order.
 fn split_into<T: Element>(c: &[T], pred: impl Fn(T) -> bool, front: &mut [T], back: &mut [T]) {
+    // Branch-free: each element is stored at the next slot of both parts and
+    // only its own part advances; a later element overwrites the other store
+    // (each part gets exactly as many elements as it has slots).
     let (mut f, mut b) = (0, 0);
     for &v in c {
-        if pred(v) {
-            front[f] = v;
-            f += 1;
-        } else {
-            back[b] = v;
-            b += 1;
+        let p = pred(v);
+        if let Some(s) = front.get_mut(f) {
+            *s = v;
         }
+        if let Some(s) = back.get_mut(b) {
+            *s = v;
+        }
+        f += usize::from(p);
+        b += usize::from(!p);
     }
 }
 

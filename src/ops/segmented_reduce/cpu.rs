@@ -9,7 +9,8 @@ use rayon::prelude::*;
 
 use crate::element::Element;
 use crate::ops::by_key::ReduceOp;
-use crate::ops::reduce::cpu::{max, min, sum};
+use crate::cpu::PAR_MIN;
+use crate::ops::reduce::cpu::{max, min, sum, sum_seq};
 
 /// Segments handed to one task at least: short ones cost less than a task.
 const SEGMENTS_PER_TASK: usize = 256;
@@ -24,13 +25,31 @@ pub fn segmented_reduce<T: Element>(values: &[T], offsets: &[u32], op: ReduceOp)
     let segments = offsets.len().saturating_sub(1);
     let one = |s: usize| {
         let seg = &values[offsets[s] as usize..offsets[s + 1] as usize];
+        if seg.is_empty() {
+            return op.identity();
+        }
+        // Short segments inline (the parallel reductions collect per-chunk
+        // results, which costs more than a short segment's work).
+        if seg.len() < PAR_MIN {
+            return match op {
+                ReduceOp::Sum => sum_seq(seg),
+                ReduceOp::Min => T::from_key(seg.iter().map(|&v| v.key_min()).fold(
+                    T::KEY_MIN_IDENTITY,
+                    std::cmp::Ord::min,
+                )),
+                ReduceOp::Max => T::from_key(seg.iter().map(|&v| v.key_max()).fold(
+                    T::KEY_MAX_IDENTITY,
+                    std::cmp::Ord::max,
+                )),
+            };
+        }
         match op {
             ReduceOp::Sum => sum(seg),
             ReduceOp::Min => min(seg).unwrap_or(op.identity()),
             ReduceOp::Max => max(seg).unwrap_or(op.identity()),
         }
     };
-    if values.len() < crate::cpu::PAR_MIN && segments < SEGMENTS_PER_TASK {
+    if values.len() < PAR_MIN && segments < SEGMENTS_PER_TASK {
         return (0..segments).map(one).collect();
     }
     (0..segments)
