@@ -182,21 +182,81 @@ fn reduce_range<K: Element, V: Element, F: Fold<V>>(
     if i == end {
         return (lead, 0);
     }
-    // Branch-free: every element stores its run's result so far into the run's
-    // slot (the last store wins), so run ends cost no mispredicted branch.
-    let mut j = 0;
-    let mut acc = F::lift(values[i]);
-    out_k[0] = keys[i];
-    out_v[0] = F::lower(acc);
-    for i in i + 1..end {
-        let head = bits(keys[i]) != bits(keys[i - 1]);
-        let v = F::lift(values[i]);
-        acc = if head { v } else { F::combine(acc, v) };
-        j += usize::from(head);
-        out_k[j] = keys[i];
-        out_v[j] = F::lower(acc);
+    if end - i < 256 {
+        let mut j = 0;
+        let mut acc = F::lift(values[i]);
+        out_k[0] = keys[i];
+        out_v[0] = F::lower(acc);
+        for i in i + 1..end {
+            step::<K, V, F>(keys, values, out_k, out_v, i, &mut j, &mut acc);
+        }
+        return (lead, j + 1);
     }
-    (lead, j + 1)
+    // Two halves in lockstep: two independent chains of additions hide the
+    // latency of each (a lone chain is what bounds a sequential loop).
+    let mid = i + (end - i) / 2;
+    let runs_a = count_heads(keys, i, mid);
+    let mut b = mid;
+    let mut lead_b = None;
+    while b < end && !is_head(keys, b) {
+        let v = F::lift(values[b]);
+        lead_b = Some(lead_b.map_or(v, |a| F::combine(a, v)));
+        b += 1;
+    }
+    let (mut ja, mut acc_a) = (0, F::lift(values[i]));
+    out_k[0] = keys[i];
+    out_v[0] = F::lower(acc_a);
+    if b == end {
+        for ia in i + 1..mid {
+            step::<K, V, F>(keys, values, out_k, out_v, ia, &mut ja, &mut acc_a);
+        }
+    } else {
+        let (mut jb, mut acc_b) = (runs_a, F::lift(values[b]));
+        out_k[jb] = keys[b];
+        out_v[jb] = F::lower(acc_b);
+        let steps = (mid - i - 1).min(end - b - 1);
+        for t in 1..=steps {
+            step::<K, V, F>(keys, values, out_k, out_v, i + t, &mut ja, &mut acc_a);
+            step::<K, V, F>(keys, values, out_k, out_v, b + t, &mut jb, &mut acc_b);
+        }
+        for ia in i + steps + 1..mid {
+            step::<K, V, F>(keys, values, out_k, out_v, ia, &mut ja, &mut acc_a);
+        }
+        for ib in b + steps + 1..end {
+            step::<K, V, F>(keys, values, out_k, out_v, ib, &mut jb, &mut acc_b);
+        }
+    }
+    // The first half's last run goes on into the second half.
+    if let Some(l) = lead_b {
+        let r = runs_a - 1;
+        out_v[r] = F::lower(F::combine(F::lift(out_v[r]), l));
+    }
+    let runs_b = if b == end {
+        0
+    } else {
+        count_heads(keys, b, end)
+    };
+    (lead, runs_a + runs_b)
+}
+
+/// One element of a branch-free run loop: element `i` extends the current run
+/// (slot `j`, lane `acc`) or starts the next, and stores the run's result so far.
+#[inline(always)]
+fn step<K: Element, V: Element, F: Fold<V>>(
+    keys: &[K],
+    values: &[V],
+    out_k: &mut [K],
+    out_v: &mut [V],
+    i: usize,
+    j: &mut usize,
+    acc: &mut F::Lane,
+) {
+    let head = bits(keys[i]) != bits(keys[i - 1]);
+    let v = F::lift(values[i]);
+    *acc = if head { v } else { F::combine(*acc, v) };
+    *j += usize::from(head);
+    out_k[*j] = keys[i];
+    out_v[*j] = F::lower(*acc);
 }
 
 fn reduce_by_key_with<K: Element, V: Element, F: Fold<V>>(

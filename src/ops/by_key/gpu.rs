@@ -281,8 +281,9 @@ pub(crate) fn heads(
     Ok((h, t))
 }
 
-/// The run heads and tails of `n` keys and the segmented scan of `values`
-/// (`None`: ones) in `mode`, in one submission: (heads, tails, scan).
+/// The run heads (and tails, with `tails`) of `n` keys and the segmented scan
+/// of `values` (`None`: ones) in `mode`, in one submission: (heads, tails, scan).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn heads_and_scan<V: Element>(
     gpu: &Arc<GpuBackend>,
     op: &'static str,
@@ -291,12 +292,17 @@ pub(crate) fn heads_and_scan<V: Element>(
     n: usize,
     mode: Mode,
     rop: ReduceOp,
-) -> Result<(wgpu::Buffer, wgpu::Buffer, wgpu::Buffer)> {
+    tails: bool,
+) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>, wgpu::Buffer)> {
     let h = gpu.create_storage(op, (n * 4) as u64)?;
-    let t = gpu.create_storage(op, (n * 4) as u64)?;
+    let t = if tails {
+        Some(gpu.create_storage(op, (n * 4) as u64)?)
+    } else {
+        None
+    };
     let out = gpu.create_storage(op, (n * 4) as u64)?;
     let mut rec = Recorder::new(gpu, op);
-    record_heads(&mut rec, keys, n, &h, Some(&t))?;
+    record_heads(&mut rec, keys, n, &h, t.as_ref())?;
     let lanes = Lanes {
         op: rop,
         flags: match values {

@@ -107,6 +107,14 @@ fn by_key_work<T: Element>(
     w
 }
 
+/// Tails were asked for, so this cannot happen; an error rather than a panic.
+fn no_tails(op: &'static str) -> Error {
+    Error::Gpu {
+        op,
+        message: "run tails were not written".into(),
+    }
+}
+
 fn too_long(op: &'static str, n: usize) -> Error {
     Error::InvalidArgument {
         op,
@@ -163,7 +171,9 @@ impl Context {
             |g| {
                 let (dk, dv) = (keys.device(g, name)?, values.device(g, name)?);
                 let mode = gpu::Mode::Inclusive;
-                let (h, t, scan) = gpu::heads_and_scan::<V>(g, name, &dk, Some(&dv), n, mode, op)?;
+                let (h, t, scan) =
+                    gpu::heads_and_scan::<V>(g, name, &dk, Some(&dv), n, mode, op, true)?;
+                let t = t.ok_or_else(|| no_tails(name))?;
                 let k = kept::<K>(g, gpu::keep::<K>(g, name, &dk, &h, n)?);
                 let v = kept::<V>(g, gpu::keep::<V>(g, name, &scan, &t, n)?);
                 Ok((k, v))
@@ -206,8 +216,9 @@ impl Context {
                 } else {
                     gpu::Mode::Inclusive
                 };
+                let sum = ReduceOp::Sum;
                 let (_, _, scan) =
-                    gpu::heads_and_scan::<V>(g, name, &dk, Some(&dv), n, mode, ReduceOp::Sum)?;
+                    gpu::heads_and_scan::<V>(g, name, &dk, Some(&dv), n, mode, sum, false)?;
                 Ok(device(g, scan, n))
             },
         )
@@ -292,8 +303,10 @@ impl Context {
             |g| {
                 let dx = x.device(g, name)?;
                 let mode = gpu::Mode::Inclusive;
+                let sum = ReduceOp::Sum;
                 let (h, t, counts) =
-                    gpu::heads_and_scan::<u32>(g, name, &dx, None, n, mode, ReduceOp::Sum)?;
+                    gpu::heads_and_scan::<u32>(g, name, &dx, None, n, mode, sum, true)?;
+                let t = t.ok_or_else(|| no_tails(name))?;
                 let v = kept::<T>(g, gpu::keep::<T>(g, name, &dx, &h, n)?);
                 let c = kept::<u32>(g, gpu::keep::<u32>(g, name, &counts, &t, n)?);
                 Ok((v, c))

@@ -7,9 +7,9 @@
 
 use rayon::prelude::*;
 
+use crate::cpu::PAR_MIN;
 use crate::element::Element;
 use crate::ops::by_key::ReduceOp;
-use crate::cpu::PAR_MIN;
 use crate::ops::reduce::cpu::{max, min, sum, sum_seq};
 
 /// Segments handed to one task at least: short ones cost less than a task.
@@ -33,14 +33,16 @@ pub fn segmented_reduce<T: Element>(values: &[T], offsets: &[u32], op: ReduceOp)
         if seg.len() < PAR_MIN {
             return match op {
                 ReduceOp::Sum => sum_seq(seg),
-                ReduceOp::Min => T::from_key(seg.iter().map(|&v| v.key_min()).fold(
-                    T::KEY_MIN_IDENTITY,
-                    std::cmp::Ord::min,
-                )),
-                ReduceOp::Max => T::from_key(seg.iter().map(|&v| v.key_max()).fold(
-                    T::KEY_MAX_IDENTITY,
-                    std::cmp::Ord::max,
-                )),
+                ReduceOp::Min => T::from_key(
+                    seg.iter()
+                        .map(|&v| v.key_min())
+                        .fold(T::KEY_MIN_IDENTITY, std::cmp::Ord::min),
+                ),
+                ReduceOp::Max => T::from_key(
+                    seg.iter()
+                        .map(|&v| v.key_max())
+                        .fold(T::KEY_MAX_IDENTITY, std::cmp::Ord::max),
+                ),
             };
         }
         match op {
