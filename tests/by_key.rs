@@ -66,16 +66,12 @@ mod reference {
         let mut out = Vec::with_capacity(vals.len());
         for (s, e) in runs(keys) {
             let mut acc = V::zero();
-            for i in s..e {
-                let next = if i == s { vals[i] } else { acc.add(vals[i]) };
-                out.push(if exclusive {
-                    if i == s {
-                        V::zero()
-                    } else {
-                        acc
-                    }
-                } else {
-                    next
+            for (j, &v) in vals[s..e].iter().enumerate() {
+                let next = if j == 0 { v } else { acc.add(v) };
+                out.push(match (exclusive, j) {
+                    (false, _) => next,
+                    (true, 0) => V::zero(),
+                    (true, _) => acc,
                 });
                 acc = next;
             }
@@ -318,8 +314,8 @@ fn parity<K: TestElement, V: TestElement>(layout: Keys, pattern: Pattern, n: usi
 fn sweep<K: TestElement, V: TestElement>(pattern: Pattern, rotate: usize) {
     let _serial = common::gpu_serial();
     for (i, n) in sizes().into_iter().enumerate() {
-        // Two layouts per size (one past 70,000 elements), rotated over the list.
-        for j in 0..if n > 70_000 { 1 } else { 2 } {
+        // Two layouts per size (one past 30,000 elements), rotated over the list.
+        for j in 0..if n > 30_000 { 1 } else { 2 } {
             let layout = LAYOUTS[(i * 2 + j + rotate) % LAYOUTS.len()];
             parity::<K, V>(layout, pattern, n);
         }
@@ -405,12 +401,14 @@ fn small_binding_limits_use_windows() {
         .storage_binding_limit(64 << 10)
         .build()
         .unwrap();
-    for n in [16_383, 16_384, 16_385, 3 * 16_384 + 7, 100_003] {
-        for layout in [
-            Keys::RunsOf(2049),
-            Keys::Distinct,
-            Keys::Pattern(Pattern::Constant),
-        ] {
+    let layouts = [
+        Keys::RunsOf(2049),
+        Keys::Distinct,
+        Keys::Pattern(Pattern::Constant),
+    ];
+    let sizes = [16_383, 16_384, 16_385, 3 * 16_384 + 7, 100_003];
+    for (i, n) in sizes.into_iter().enumerate() {
+        for layout in [layouts[i % 3], layouts[(i + 1) % 3]] {
             let ks = keys::<u32>(layout, n, 5);
             let vs = data::<f32>(Pattern::SmallInts, n, 6);
             let what = format!("64 KiB bindings n={n} {layout:?}");

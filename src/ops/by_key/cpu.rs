@@ -411,7 +411,7 @@ fn heads_range<T: Element>(
     end: usize,
     next: usize,
     out: &mut [T],
-    mut counts: Option<&mut [u32]>,
+    counts: Option<&mut [u32]>,
 ) {
     let Some(first) = (start..end).find(|&i| is_head(x, i)) else {
         return;
@@ -421,10 +421,7 @@ fn heads_range<T: Element>(
     let mut j = 0;
     let mut run_start = first;
     out[0] = x[first];
-    if let Some(c) = counts.as_deref_mut() {
-        c[0] = 1;
-    }
-    match counts.as_deref_mut() {
+    match counts {
         Some(c) => {
             for i in first + 1..end {
                 let head = bits(x[i]) != bits(x[i - 1]);
