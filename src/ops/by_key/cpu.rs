@@ -5,9 +5,10 @@
 //! bits. The input is cut into fixed [`CHUNK`]-element chunks. Ops with one
 //! output per run go in two passes: count the run heads of each chunk (a
 //! vectorised compare of neighbours), place each chunk's runs in the output by
-//! a scan of the counts, then write each chunk's runs in parallel; a run that
-//! crosses chunk boundaries is finished by adding the later chunks' partial
-//! results in chunk order. The scans by key first find each chunk's open run at
+//! a scan of the counts, then write each chunk's runs in parallel (loops
+//! without branches on run ends; `reduce_by_key` runs each chunk's two halves
+//! in lockstep, two independent chains of additions); a run that crosses half
+//! or chunk boundaries is finished by adding the later partial results in order. The scans by key first find each chunk's open run at
 //! its end (reading back from the end to its head), chain those in order, then
 //! scan each chunk from its carry. Below [`PAR_MIN`] elements each op is one
 //! sequential pass. Chunk bounds are fixed, so float results do not depend on
@@ -26,6 +27,31 @@ fn bits<T: Element>(v: T) -> u64 {
         4 => u64::from(bytemuck::cast::<T, u32>(v)),
         _ => bytemuck::cast::<T, u64>(v),
     }
+}
+
+/// `a` where `c` holds, else `b`, through bit masks: the compiler turns a
+/// select of floats into a branch, which mispredicts at every run end.
+#[inline(always)]
+fn select<T: Element>(c: bool, a: T, b: T) -> T {
+    match std::mem::size_of::<T>() {
+        4 => {
+            let m = u32::from(c).wrapping_neg();
+            let (x, y) = (bytemuck::cast::<T, u32>(a), bytemuck::cast::<T, u32>(b));
+            bytemuck::cast((x & m) | (y & !m))
+        }
+        _ => {
+            let m = u64::from(c).wrapping_neg();
+            let (x, y) = (bytemuck::cast::<T, u64>(a), bytemuck::cast::<T, u64>(b));
+            bytemuck::cast((x & m) | (y & !m))
+        }
+    }
+}
+
+/// The additive identity that adding is exact for: -0 for floats (`-0 + x`
+/// is `x` for every `x`, `+0 + -0` is not), 0 for integers.
+#[inline(always)]
+fn sum_identity<T: Element>() -> T {
+    T::from_f64(-0.0)
 }
 
 /// Whether `x[i]` starts a run.
@@ -63,6 +89,8 @@ trait Fold<T: Element>: Copy + Send + Sync {
     fn lift(v: T) -> Self::Lane;
     fn combine(a: Self::Lane, b: Self::Lane) -> Self::Lane;
     fn lower(l: Self::Lane) -> T;
+    /// `v` where a run starts (`head`), else `combine(acc, v)`, without a branch.
+    fn extend(acc: Self::Lane, v: Self::Lane, head: bool) -> Self::Lane;
 }
 
 #[derive(Clone, Copy)]
@@ -86,6 +114,10 @@ impl<T: Element> Fold<T> for SumF {
     fn lower(l: T) -> T {
         l
     }
+    #[inline(always)]
+    fn extend(acc: T, v: T, head: bool) -> T {
+        select(head, sum_identity(), acc).add(v)
+    }
 }
 
 impl<T: Element> Fold<T> for MinF {
@@ -97,6 +129,10 @@ impl<T: Element> Fold<T> for MinF {
     #[inline(always)]
     fn combine(a: T::Key, b: T::Key) -> T::Key {
         a.min(b)
+    }
+    #[inline(always)]
+    fn extend(acc: T::Key, v: T::Key, head: bool) -> T::Key {
+        (if head { T::KEY_MIN_IDENTITY } else { acc }).min(v)
     }
     #[inline(always)]
     fn lower(l: T::Key) -> T {
@@ -113,6 +149,10 @@ impl<T: Element> Fold<T> for MaxF {
     #[inline(always)]
     fn combine(a: T::Key, b: T::Key) -> T::Key {
         a.max(b)
+    }
+    #[inline(always)]
+    fn extend(acc: T::Key, v: T::Key, head: bool) -> T::Key {
+        (if head { T::KEY_MAX_IDENTITY } else { acc }).max(v)
     }
     #[inline(always)]
     fn lower(l: T::Key) -> T {
@@ -252,8 +292,7 @@ fn step<K: Element, V: Element, F: Fold<V>>(
     acc: &mut F::Lane,
 ) {
     let head = bits(keys[i]) != bits(keys[i - 1]);
-    let v = F::lift(values[i]);
-    *acc = if head { v } else { F::combine(*acc, v) };
+    *acc = F::extend(*acc, F::lift(values[i]), head);
     *j += usize::from(head);
     out_k[*j] = keys[i];
     out_v[*j] = F::lower(*acc);
@@ -333,7 +372,7 @@ fn scan_range<K: Element, V: Element>(
         let i = start + j;
         let v = values[i];
         let head = is_head(keys, i);
-        let next = if head { v } else { acc.add(v) };
+        let next = select(head, sum_identity(), acc).add(v);
         *o = match (exclusive, head) {
             (false, _) => next,
             (true, true) => V::zero(),
@@ -423,6 +462,8 @@ fn heads_range<T: Element>(
     out[0] = x[first];
     match counts {
         Some(c) => {
+            // A first run of one element gets no store in the loop.
+            c[0] = 1;
             for i in first + 1..end {
                 let head = bits(x[i]) != bits(x[i - 1]);
                 j += usize::from(head);

@@ -11,8 +11,9 @@
 //!   both sides. The scans by key are sums that restart at each run
 //!   (the exclusive one gives 0 at each run's head).
 //! - Float sums within a run differ between sides by association only. The CPU
-//!   adds in order within each 65,536-element chunk and adds a run's partial
-//!   sums of later chunks in chunk order; the GPU adds 8 elements per thread in
+//!   adds in order within each half of a 65,536-element chunk (`reduce_by_key`;
+//!   the scans within each chunk) and adds a run's partial sums of later halves
+//!   and chunks in order; the GPU adds 8 elements per thread in
 //!   order, then combines thread and tile partials in a tree (Hillis-Steele in
 //!   a workgroup, the same scheme over tiles, recursively). A result is a chain
 //!   of at most `65,536 + n / 65,536` rounded additions on the CPU and about
