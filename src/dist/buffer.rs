@@ -102,7 +102,7 @@ impl<T: Element> DistBuffer<T> {
             return Err(Error::InvalidArgument {
                 op,
                 message: format!(
-                    "the buffers are split differently ({:?} and {:?}); call world.rebalance on one of them with the other's layout first",
+                    "the buffers are split differently ({:?} and {:?}); first call world.rebalance(&b, Balance::Lens(a.part_lens().to_vec()))",
                     self.lens, other.lens
                 ),
             });

@@ -83,10 +83,36 @@ fn splitters(mut samples: Vec<Tag>, lens: &[usize], target: &[usize]) -> Vec<Opt
     out
 }
 
-/// The bucket of tag `t`: how many splitters are at most `t`.
-#[inline]
-fn bucket(s: &[Option<Tag>], t: Tag) -> usize {
-    s.partition_point(|x| x.is_some_and(|x| x <= t))
+/// The splitters laid out for the partition's hot loop: their keys apart, so
+/// that an element is placed by its key alone unless it ties with one.
+struct Cuts {
+    keys: Vec<u64>,
+    rest: Vec<(u64, u64)>,
+}
+
+impl Cuts {
+    fn new(split: &[Option<Tag>]) -> Cuts {
+        // `None`s come last (past every tag): they only leave buckets empty.
+        let some: Vec<Tag> = split.iter().map_while(|s| *s).collect();
+        Cuts {
+            keys: some.iter().map(|t| t.0).collect(),
+            rest: some.iter().map(|t| (t.1, t.2)).collect(),
+        }
+    }
+
+    /// The bucket of the element `(key, member, index)`: how many splitters are at most its tag.
+    #[inline]
+    fn bucket(&self, key: u64, member: u64, index: u64) -> usize {
+        let mut b = if self.keys.len() <= 8 {
+            self.keys.iter().filter(|&&s| s < key).count()
+        } else {
+            self.keys.partition_point(|&s| s < key)
+        };
+        while b < self.keys.len() && self.keys[b] == key && self.rest[b] <= (member, index) {
+            b += 1;
+        }
+        b
+    }
 }
 
 impl World {
@@ -134,6 +160,14 @@ impl World {
         let held = self.comm.held();
         self.call(op, keys.len(), |_| {
             self.note_lens(&lens);
+            if p > u16::MAX as usize {
+                return Err(crate::Error::InvalidArgument {
+                    op,
+                    message: format!(
+                        "a world of {p} members is past the sort's 65,535; use fewer members"
+                    ),
+                });
+            }
             if p == 1 {
                 return self.sort_parts(
                     &keys.parts,
@@ -179,28 +213,41 @@ impl World {
                 ),
                 None => None,
             };
+            let cut = Cuts::new(&split);
             let parted = self.each(|h, _| {
                 let m = (held.start + h) as u64;
                 let part = &khost[h];
-                let buckets: Vec<u32> = part
+                // Two passes: the bucket of every element (and the counts), then
+                // a stable scatter into one send buffer grouped by destination.
+                let mut count = vec![0usize; p];
+                let buckets: Vec<u16> = part
                     .iter()
                     .enumerate()
-                    .map(|(i, &k)| bucket(&split, (order_key(k), m, i as u64)) as u32)
+                    .map(|(i, &k)| {
+                        let b = cut.bucket(order_key(k), m, i as u64);
+                        count[b] += 1;
+                        b as u16
+                    })
                     .collect();
-                let mut count = vec![0usize; p];
-                for &b in &buckets {
-                    count[b as usize] += 1;
-                }
                 let mut start = super::buffer::offsets(&count);
                 let mut ks = vec![K::zero(); part.len()];
                 let mut vs = vhost.as_ref().map(|v| vec![V::zero(); v[h].len()]);
-                for (i, &b) in buckets.iter().enumerate() {
-                    let at = &mut start[b as usize];
-                    ks[*at] = part[i];
-                    if let (Some(vs), Some(vh)) = (vs.as_mut(), vhost.as_ref()) {
-                        vs[*at] = vh[h][i];
+                match (vs.as_mut(), vhost.as_ref()) {
+                    (Some(vs), Some(vh)) => {
+                        for (i, &b) in buckets.iter().enumerate() {
+                            let at = &mut start[b as usize];
+                            ks[*at] = part[i];
+                            vs[*at] = vh[h][i];
+                            *at += 1;
+                        }
                     }
-                    *at += 1;
+                    _ => {
+                        for (&k, &b) in part.iter().zip(&buckets) {
+                            let at = &mut start[b as usize];
+                            ks[*at] = k;
+                            *at += 1;
+                        }
+                    }
                 }
                 Ok((ks, vs, count))
             })?;

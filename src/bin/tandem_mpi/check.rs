@@ -308,7 +308,7 @@ fn errors() -> Check {
     let gpu_on_1 = world.max(&gpu_on_1).map_err(err)? == Some(1);
     if gpu_on_1 {
         if rank == 1 {
-            world.contexts()[0].simulate_gpu_fault(tandem::SimulatedFault::Timeout, 2);
+            world.contexts()[0].simulate_gpu_fault(tandem::SimulatedFault::Timeout, 1);
         }
         match world.sort(&d) {
             Ok(_) => {
