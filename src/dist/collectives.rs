@@ -236,6 +236,17 @@ impl Comm {
         send: &[&[T]],
         counts: &[Vec<usize>],
     ) -> Result<Vec<Vec<T>>> {
+        Ok(self.all_to_all_runs(send, counts)?.0)
+    }
+
+    /// [`Comm::all_to_all`], and per held member the elements it received from
+    /// each source, in member order.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn all_to_all_runs<T: bytemuck::Pod>(
+        &self,
+        send: &[&[T]],
+        counts: &[Vec<usize>],
+    ) -> Result<(Vec<Vec<T>>, Vec<Vec<usize>>)> {
         let p = self.size();
         let size = std::mem::size_of::<T>();
         // Every member learns the whole count matrix, so receive sizes and the
@@ -275,7 +286,10 @@ impl Comm {
                 .map(|d| matrix[m][d] as u64)
                 .sum()
         });
-        Ok(out)
+        let runs = held
+            .map(|d| (0..p).map(|s| matrix[s][d] / size.max(1)).collect())
+            .collect();
+        Ok((out, runs))
     }
 
     /// The agreement step: every held member's result of a local step in; on

@@ -1,20 +1,23 @@
 //! Sample sort over a world.
 //!
-//! 1. Every member takes regularly spaced samples of its part, about
+//! 1. Every member sorts its part through its own context (`Context::sort` /
+//!    the stable `sort_by_key`, on its best side).
+//! 2. Every member takes regularly spaced samples of its sorted part, about
 //!    `OVERSAMPLE * members` in all, in proportion to its part's length; one
 //!    all-gather gives every member all samples, and every member picks the
 //!    same `members - 1` splitters from them, so that member `j` receives about
 //!    as many elements as its part had.
-//! 2. Every member partitions its part by the splitters (stably) and one
-//!    all-to-all with counts sends each bucket to its member.
-//! 3. Every member sorts what it received through its own context
-//!    (`Context::sort` / `sort_by_key`, on its best side).
+//! 3. Each splitter cuts a sorted part at a binary search, so one all-to-all
+//!    with counts sends contiguous runs straight from the sorted parts.
+//! 4. Every member merges the sorted runs it received (stably, earlier source
+//!    first on ties).
 //!
-//! Elements are compared by `(key in total order, member, index in the part)`,
-//! so runs of equal keys can be cut between members (all-equal data still
-//! spreads), and elements with equal keys keep their global input order:
-//! received runs arrive in member order and the local sort is stable. The
-//! result is identical to a single context's sort of the whole array.
+//! Elements are compared by `(key in total order, member, index in the sorted
+//! part)`, so runs of equal keys can be cut between members (all-equal data
+//! still spreads), and elements with equal keys keep their global input order:
+//! a member's stable local sort keeps them in input order, runs arrive in
+//! member order, and the merge is stable. The result is identical to a single
+//! context's sort of the whole array.
 
 use super::buffer::DistBuffer;
 use super::collectives::to_bits;
@@ -83,36 +86,105 @@ fn splitters(mut samples: Vec<Tag>, lens: &[usize], target: &[usize]) -> Vec<Opt
     out
 }
 
-/// The splitters laid out for the partition's hot loop: their keys apart, so
-/// that an element is placed by its key alone unless it ties with one.
-struct Cuts {
-    keys: Vec<u64>,
-    rest: Vec<(u64, u64)>,
+/// Where splitter `s` cuts member `m`'s sorted part: how many of its
+/// elements have a tag below `s` (all of them for `None`).
+fn cut<K: Element>(sorted: &[K], m: u64, s: Option<Tag>) -> usize {
+    let Some((sk, sm, si)) = s else {
+        return sorted.len();
+    };
+    let lo = sorted.partition_point(|&k| order_key(k) < sk);
+    let hi = lo + sorted[lo..].partition_point(|&k| order_key(k) == sk);
+    // Tags tie on the key: the member, then the index, decide.
+    lo + if m < sm {
+        hi - lo
+    } else if m == sm {
+        (si as usize).clamp(lo, hi) - lo
+    } else {
+        0
+    }
 }
 
-impl Cuts {
-    fn new(split: &[Option<Tag>]) -> Cuts {
-        // `None`s come last (past every tag): they only leave buckets empty.
-        let some: Vec<Tag> = split.iter().map_while(|s| *s).collect();
-        Cuts {
-            keys: some.iter().map(|t| t.0).collect(),
-            rest: some.iter().map(|t| (t.1, t.2)).collect(),
-        }
-    }
-
-    /// The bucket of the element `(key, member, index)`: how many splitters are at most its tag.
-    #[inline]
-    fn bucket(&self, key: u64, member: u64, index: u64) -> usize {
-        let mut b = if self.keys.len() <= 8 {
-            self.keys.iter().filter(|&&s| s < key).count()
+/// Appends the stable merge of two sorted runs (`a` first on ties) to `out`,
+/// and their values to `vout` when there are values.
+fn merge2<K: Element, V: Copy>(
+    a: (&[K], &[V]),
+    b: (&[K], &[V]),
+    out: &mut Vec<K>,
+    vout: &mut Vec<V>,
+    with_values: bool,
+) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.0.len() && j < b.0.len() {
+        if order_key(b.0[j]) < order_key(a.0[i]) {
+            out.push(b.0[j]);
+            if with_values {
+                vout.push(b.1[j]);
+            }
+            j += 1;
         } else {
-            self.keys.partition_point(|&s| s < key)
-        };
-        while b < self.keys.len() && self.keys[b] == key && self.rest[b] <= (member, index) {
-            b += 1;
+            out.push(a.0[i]);
+            if with_values {
+                vout.push(a.1[i]);
+            }
+            i += 1;
         }
-        b
     }
+    out.extend_from_slice(&a.0[i..]);
+    out.extend_from_slice(&b.0[j..]);
+    if with_values {
+        vout.extend_from_slice(&a.1[i..]);
+        vout.extend_from_slice(&b.1[j..]);
+    }
+}
+
+/// The stable merge of the sorted runs of lengths `runs` laid end to end in
+/// `keys` (and `values`, when given): pairwise rounds, earlier runs first on ties.
+fn merge_runs<K: Element, V: Copy>(
+    mut keys: Vec<K>,
+    mut values: Option<Vec<V>>,
+    runs: &[usize],
+) -> (Vec<K>, Option<Vec<V>>) {
+    let mut bounds: Vec<usize> = super::buffer::offsets(runs);
+    bounds.push(keys.len());
+    // Empty runs merge into nothing (and one non-empty run needs no merge).
+    bounds.dedup();
+    let with_values = values.is_some();
+    while bounds.len() > 2 {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut vout = Vec::with_capacity(if with_values { keys.len() } else { 0 });
+        let vs: &[V] = values.as_deref().unwrap_or(&[]);
+        let val = |r: std::ops::Range<usize>| if with_values { &vs[r] } else { &[][..] };
+        let mut next = vec![0];
+        let spans: Vec<std::ops::Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
+        for pair in spans.chunks(2) {
+            let a = pair[0].clone();
+            match pair.get(1) {
+                Some(b) => {
+                    merge2(
+                        (&keys[a.clone()], val(a)),
+                        (&keys[b.clone()], val(b.clone())),
+                        &mut out,
+                        &mut vout,
+                        with_values,
+                    );
+                    next.push(b.end);
+                }
+                None => {
+                    out.extend_from_slice(&keys[a.clone()]);
+                    if with_values {
+                        vout.extend_from_slice(&vs[a.clone()]);
+                    }
+                    next.push(a.end);
+                }
+            }
+        }
+        keys = out;
+        if with_values {
+            values = Some(vout);
+        }
+        bounds = next;
+    }
+    (keys, values)
 }
 
 impl World {
@@ -175,10 +247,23 @@ impl World {
                     lens.clone(),
                 );
             }
+            // 1. Local sorts, on each member's side.
+            let (sk, sv) = self.sort_parts(
+                &keys.parts,
+                values.map(|v| v.parts.as_slice()),
+                lens.clone(),
+            )?;
             let khost = self
                 .comm
-                .agree(keys.parts.iter().map(|b| b.host()).collect())?;
-            // 1. Samples and splitters.
+                .agree(sk.parts.iter().map(|b| b.host()).collect())?;
+            let vhost = match &sv {
+                Some(v) => Some(
+                    self.comm
+                        .agree(v.parts.iter().map(|b| b.host()).collect())?,
+                ),
+                None => None,
+            };
+            // 2. Samples and splitters.
             let mut mine: Vec<u64> = Vec::new();
             let mut counts = Vec::new();
             for (h, part) in khost.iter().enumerate() {
@@ -205,85 +290,62 @@ impl World {
             let flat = self.comm.all_gather_concat(&rows, &all_counts)?;
             let samples: Vec<Tag> = flat.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
             let split = splitters(samples, &lens, &lens);
-            // 2. Partition every part by the splitters, stably.
-            let vhost = match values {
-                Some(v) => Some(
-                    self.comm
-                        .agree(v.parts.iter().map(|b| b.host()).collect())?,
-                ),
-                None => None,
-            };
-            let cut = Cuts::new(&split);
-            let parted = self.each(|h, _| {
-                let m = (held.start + h) as u64;
-                let part = &khost[h];
-                // Two passes: the bucket of every element (and the counts), then
-                // a stable scatter into one send buffer grouped by destination.
-                let mut count = vec![0usize; p];
-                let buckets: Vec<u16> = part
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &k)| {
-                        let b = cut.bucket(order_key(k), m, i as u64);
-                        count[b] += 1;
-                        b as u16
-                    })
-                    .collect();
-                let mut start = super::buffer::offsets(&count);
-                let mut ks = vec![K::zero(); part.len()];
-                let mut vs = vhost.as_ref().map(|v| vec![V::zero(); v[h].len()]);
-                match (vs.as_mut(), vhost.as_ref()) {
-                    (Some(vs), Some(vh)) => {
-                        for (i, &b) in buckets.iter().enumerate() {
-                            let at = &mut start[b as usize];
-                            ks[*at] = part[i];
-                            vs[*at] = vh[h][i];
-                            *at += 1;
-                        }
-                    }
-                    _ => {
-                        for (&k, &b) in part.iter().zip(&buckets) {
-                            let at = &mut start[b as usize];
-                            ks[*at] = k;
-                            *at += 1;
-                        }
-                    }
-                }
-                Ok((ks, vs, count))
-            })?;
-            let counts: Vec<Vec<usize>> = parted.iter().map(|(_, _, c)| c.clone()).collect();
-            let ksend: Vec<&[K]> = parted.iter().map(|(k, _, _)| k.as_slice()).collect();
-            let krecv = self.comm.all_to_all(&ksend, &counts)?;
-            let vrecv = match values {
-                Some(_) => {
-                    let vsend: Vec<&[V]> = parted
-                        .iter()
-                        .map(|(_, v, _)| v.as_deref().unwrap_or(&[]))
-                        .collect();
+            // 3. Cut every sorted part at the splitters and send the runs.
+            let counts: Vec<Vec<usize>> = khost
+                .iter()
+                .enumerate()
+                .map(|(h, part)| {
+                    let m = (held.start + h) as u64;
+                    let mut ends: Vec<usize> = split.iter().map(|&s| cut(part, m, s)).collect();
+                    ends.push(part.len());
+                    let mut prev = 0;
+                    ends.iter()
+                        .map(|&e| {
+                            let e = e.max(prev);
+                            let c = e - prev;
+                            prev = e;
+                            c
+                        })
+                        .collect()
+                })
+                .collect();
+            let ksend: Vec<&[K]> = khost.iter().map(|k| k.as_slice()).collect();
+            let (krecv, runs) = self.comm.all_to_all_runs(&ksend, &counts)?;
+            let vrecv = match &vhost {
+                Some(vh) => {
+                    let vsend: Vec<&[V]> = vh.iter().map(|v| v.as_slice()).collect();
                     Some(self.comm.all_to_all(&vsend, &counts)?)
                 }
                 None => None,
             };
-            drop(parted);
+            drop((sk, sv, khost, vhost));
             let out_lens = self
                 .comm
                 .all_gather_lens(&krecv.iter().map(|k| k.len()).collect::<Vec<_>>())?;
-            // 3. Sort what arrived, on each member's side.
-            let kb = krecv
+            // 4. Merge what arrived.
+            let mut vrecv = vrecv.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
+            #[allow(clippy::type_complexity)]
+            let slots: Vec<std::sync::Mutex<Option<(Vec<K>, Option<Vec<V>>)>>> = krecv
                 .into_iter()
-                .zip(&self.members)
-                .map(|(v, ctx)| ctx.from_vec(v))
-                .collect::<Result<Vec<_>>>()?;
-            let vb = match vrecv {
-                Some(vr) => Some(
-                    vr.into_iter()
-                        .zip(&self.members)
-                        .map(|(v, ctx)| ctx.from_vec(v))
-                        .collect::<Result<Vec<_>>>()?,
-                ),
-                None => None,
-            };
-            self.sort_parts(&kb, vb.as_deref(), out_lens)
+                .enumerate()
+                .map(|(h, k)| {
+                    let v = vrecv.as_mut().and_then(|v| v[h].take());
+                    std::sync::Mutex::new(Some((k, v)))
+                })
+                .collect();
+            let merged = self.each(|h, ctx| {
+                let (k, v) = slots[h]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .unwrap_or_default();
+                let (k, v) = merge_runs(k, v, &runs[h]);
+                Ok((ctx.from_vec(k)?, v.map(|v| ctx.from_vec(v)).transpose()?))
+            })?;
+            let (kb, vb): (Vec<_>, Vec<_>) = merged.into_iter().unzip();
+            let vb: Option<Vec<_>> = vb.into_iter().collect();
+            let kd = self.wrap(kb, out_lens.clone());
+            Ok((kd, values.and(vb).map(|v| self.wrap(v, out_lens))))
         })
     }
 
