@@ -62,7 +62,7 @@ impl World {
         let rows: Vec<usize> = a_rows
             .lens
             .iter()
-            .map(|&l| if k == 0 { 0 } else { l / k })
+            .map(|&l| l.checked_div(k).unwrap_or(0))
             .collect();
         // With k == 0, A is empty and its parts say nothing of the rows: all go to member 0.
         let rows = if k == 0 {

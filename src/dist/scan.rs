@@ -8,6 +8,7 @@
 //! context's scan by association order only.
 
 use super::buffer::DistBuffer;
+use super::world::Slot;
 use super::World;
 use crate::buffer::{Buffer, Residency};
 use crate::element::Element;
@@ -82,7 +83,7 @@ impl World {
             let offsets = self.comm.exclusive_scan_totals(&totals)?;
             let scans: Vec<(Buffer<T>, T)> =
                 local.into_iter().map(|(y, _)| y).zip(offsets).collect();
-            let slots: Vec<std::sync::Mutex<Option<(Buffer<T>, T)>>> = scans
+            let slots: Vec<Slot<(Buffer<T>, T)>> = scans
                 .into_iter()
                 .map(|s| std::sync::Mutex::new(Some(s)))
                 .collect();

@@ -21,12 +21,16 @@
 
 use super::buffer::DistBuffer;
 use super::collectives::to_bits;
+use super::world::Slot;
 use super::World;
 use crate::element::{Element, ScalarType};
 use crate::error::Result;
 
 /// Samples per member in all (times the member count).
 const OVERSAMPLE: usize = 64;
+
+/// What a member received: keys, and values for `sort_by_key`.
+type Received<K, V> = (Vec<K>, Option<Vec<V>>);
 
 /// An element's place in the order every member compares by.
 type Tag = (u64, u64, u64);
@@ -324,8 +328,7 @@ impl World {
                 .all_gather_lens(&krecv.iter().map(|k| k.len()).collect::<Vec<_>>())?;
             // 4. Merge what arrived.
             let mut vrecv = vrecv.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
-            #[allow(clippy::type_complexity)]
-            let slots: Vec<std::sync::Mutex<Option<(Vec<K>, Option<Vec<V>>)>>> = krecv
+            let slots: Vec<Slot<Received<K, V>>> = krecv
                 .into_iter()
                 .enumerate()
                 .map(|(h, k)| {

@@ -15,6 +15,9 @@ use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::{Context, Policy};
 
+/// A value one member's step takes out of a step before it (each member takes its own).
+pub(crate) type Slot<X> = Mutex<Option<X>>;
+
 static NEXT_WORLD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// How many dist records a world keeps.
