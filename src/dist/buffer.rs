@@ -78,12 +78,19 @@ impl<T: Element> DistBuffer<T> {
         self.comm.all_gather_concat(&slices, &self.lens)
     }
 
-    /// Fails unless `other` has the same world and the same part lengths.
+    /// Fails unless `other` has the same world and the same part lengths (on
+    /// every member alike: a collective).
     pub(crate) fn same_layout<U: Element>(
         &self,
         other: &DistBuffer<U>,
         op: &'static str,
     ) -> Result<()> {
+        let r = self.layout_check(other, op);
+        let status: Vec<Result<()>> = (0..self.parts.len()).map(|_| r.clone()).collect();
+        self.comm.agree(status).map(|_| ())
+    }
+
+    fn layout_check<U: Element>(&self, other: &DistBuffer<U>, op: &'static str) -> Result<()> {
         if other.world_id != self.world_id {
             return Err(Error::InvalidArgument {
                 op,

@@ -307,6 +307,17 @@ impl Comm {
         let Some(failed) = all.iter().position(|&c| c != 0) else {
             return Ok(results.into_iter().filter_map(|r| r.ok()).collect());
         };
+        // Every member failed (a bad argument every member was given): each
+        // returns its own error, the plain typed one, with no member to name.
+        if all.iter().all(|&c| c != 0) {
+            if let Some(Err(e)) = results.into_iter().next() {
+                return Err(e);
+            }
+            return Err(Error::InvalidArgument {
+                op: "agree",
+                message: "internal: a process holding no member".into(),
+            });
+        }
         // Every member saw the same codes, so every member takes this branch:
         // the failed member's message is shared in one more (collective) step.
         let messages: Vec<Vec<u8>> = results

@@ -25,7 +25,7 @@ impl World {
         self.check_world(d, "histogram")?;
         // The same check on every member, before any member runs: the same
         // typed error everywhere, with no member named.
-        crate::ops::histogram::cpu::plan(bins, lo, hi)?;
+        self.agreed(crate::ops::histogram::cpu::plan(bins, lo, hi).map(|_| ()))?;
         self.call("histogram", d.len(), |_| {
             self.note_lens(&d.lens);
             let counts =

@@ -28,37 +28,42 @@ impl World {
     ) -> Result<DistBuffer<f32>> {
         let op = "matmul";
         self.check_world(a_rows, op)?;
-        let dims = |x: usize, y: usize| {
-            x.checked_mul(y).ok_or_else(|| Error::InvalidArgument {
-                op,
-                message: format!("{x} x {y} overflows usize"),
-            })
+        // Checked on every member and agreed: m, k, n and B are this rank's arguments.
+        let checks = || -> Result<()> {
+            let dims = |x: usize, y: usize| {
+                x.checked_mul(y).ok_or_else(|| Error::InvalidArgument {
+                    op,
+                    message: format!("{x} x {y} overflows usize"),
+                })
+            };
+            let (mk, kn) = (dims(m, k)?, dims(k, n)?);
+            dims(m, n)?;
+            if a_rows.len() != mk {
+                return Err(Error::LengthMismatch {
+                    op,
+                    expected: mk,
+                    actual: a_rows.len(),
+                });
+            }
+            if b.len() != kn {
+                return Err(Error::LengthMismatch {
+                    op,
+                    expected: kn,
+                    actual: b.len(),
+                });
+            }
+            if k > 0 && a_rows.lens.iter().any(|&l| l % k != 0) {
+                return Err(Error::InvalidArgument {
+                    op,
+                    message: format!(
+                        "A's parts {:?} are not whole rows of {k}; rebalance with Balance::Lens in multiples of k",
+                        a_rows.lens
+                    ),
+                });
+            }
+            Ok(())
         };
-        let (mk, kn) = (dims(m, k)?, dims(k, n)?);
-        dims(m, n)?;
-        if a_rows.len() != mk {
-            return Err(Error::LengthMismatch {
-                op,
-                expected: mk,
-                actual: a_rows.len(),
-            });
-        }
-        if b.len() != kn {
-            return Err(Error::LengthMismatch {
-                op,
-                expected: kn,
-                actual: b.len(),
-            });
-        }
-        if k > 0 && a_rows.lens.iter().any(|&l| l % k != 0) {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!(
-                    "A's parts {:?} are not whole rows of {k}; rebalance with Balance::Lens in multiples of k",
-                    a_rows.lens
-                ),
-            });
-        }
+        self.agreed(checks())?;
         let rows: Vec<usize> = a_rows
             .lens
             .iter()

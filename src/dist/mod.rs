@@ -41,7 +41,10 @@
 //! argument only it sees, a GPU failure under `Policy::Gpu`) is returned on
 //! every member as [`crate::Error::Member`] naming the first failed member, with
 //! that error's kind: members exchange their outcome (the agreement step)
-//! before any collective that needs the step's output. Under `Policy::Auto` a
+//! before any collective that needs the step's output. Argument checks are
+//! agreed too: a bad argument every member got is that plain typed error on
+//! every member, one that only some ranks got is `Error::Member` naming the
+//! first of them. Under `Policy::Auto` a
 //! member whose GPU is lost re-runs its part on its CPU and the job carries on
 //! (the dist record shows the fallback). Under MPI a panic on any rank aborts
 //! the whole job with the rank and the message (`World::mpi` installs the

@@ -50,14 +50,14 @@ impl World {
         inclusive: bool,
     ) -> Result<DistBuffer<T>> {
         self.check_world(d, op)?;
-        let add = self.kernel::<T, AddKernel<T>>(|| {
+        let add = self.agreed(self.kernel::<T, AddKernel<T>>(|| {
             MapKernel::new(
                 "x + a",
                 ["x"],
                 ["a"],
                 add_offset::<T> as fn([T; 1], [T; 1]) -> T,
             )
-        })?;
+        }))?;
         let held = self.comm.held();
         self.call(op, d.len(), |_| {
             self.note_lens(&d.lens);

@@ -313,7 +313,7 @@ impl World {
                     .collect();
                 self.comm.all_gather_values(&speeds)?
             }
-            other => other.weights(self.size(), total)?,
+            other => self.agreed(other.weights(self.size(), total))?,
         };
         Ok(balance::split_lens(total, &weights))
     }
@@ -352,13 +352,28 @@ impl World {
         d: &DistBuffer<T>,
         op: &'static str,
     ) -> Result<()> {
-        if d.world_id != self.id {
-            return Err(Error::InvalidArgument {
+        let r = if d.world_id != self.id {
+            Err(Error::InvalidArgument {
                 op,
                 message: "the buffer belongs to another world; make it with this world's scatter or from_local".into(),
-            });
-        }
-        Ok(())
+            })
+        } else {
+            Ok(())
+        };
+        self.agreed(r)
+    }
+
+    /// `r`, a check made on this process, agreed with every member's (a
+    /// collective, like every argument check before a collective): each
+    /// member's own error when every member failed it, [`Error::Member`]
+    /// naming the first one when only some did (different arguments on
+    /// different ranks), so no member enters a collective the others skip.
+    pub(crate) fn agreed<R>(&self, r: Result<R>) -> Result<R> {
+        let status: Vec<Result<()>> = (0..self.members.len())
+            .map(|_| r.as_ref().map(|_| ()).map_err(|e| e.clone()))
+            .collect();
+        self.comm.agree(status)?;
+        r
     }
 
     /// Runs one op call: counts its traffic and compute and keeps its record.

@@ -301,6 +301,20 @@ fn errors() -> Check {
             )))
         }
     }
+    // 2b. A bad argument only the last rank passes to a checked op (0 bins there):
+    // every rank gets it, naming that rank, and nobody is left in a collective.
+    if p > 1 {
+        let bins = if rank == p - 1 { 0 } else { 4 };
+        match world.histogram(&d, bins, 0, 10) {
+            Ok(_) => {
+                return Err(fail(format!(
+                    "rank {rank}: 0 bins on rank {} passed",
+                    p - 1
+                )))
+            }
+            Err(e) => expect_member(e, p - 1, ErrorKind::InvalidArgument, "histogram bins")?,
+        }
+    }
     // 3. A GPU failure on rank 1 under Policy::Gpu: every rank gets it, naming rank 1.
     let gpu_on_1 = world
         .from_local(&[u32::from(policy == Policy::Gpu)])
