@@ -109,6 +109,14 @@ impl ContextBuilder {
         self
     }
 
+    /// Opens the adapter at `index` in [`crate::list_adapters`]'s order (best
+    /// first) instead of the best one, e.g. to give each GPU of a machine its
+    /// own context. An index past the last adapter means no GPU.
+    pub fn adapter_index(mut self, index: usize) -> Self {
+        self.gpu.adapter_index = Some(index);
+        self
+    }
+
     /// Uses the plain kernels even where the adapter has subgroups.
     pub fn disable_subgroups(mut self) -> Self {
         self.gpu.disable_subgroups = true;

@@ -113,6 +113,17 @@ pub enum Error {
         /// wgpu's message.
         message: String,
     },
+    /// An op of a distributed world ([`crate::dist::World`]) failed on one member;
+    /// every member of the world returns this same error.
+    #[error("member {member} of the world failed: {message}")]
+    Member {
+        /// The first member (rank) that failed.
+        member: usize,
+        /// The kind of the error that member saw.
+        kind: ErrorKind,
+        /// That member's error message, which says what to do.
+        message: String,
+    },
 }
 
 /// A field-less classification of [`Error`], stable for matching.
@@ -161,6 +172,7 @@ impl Error {
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Io { .. } => ErrorKind::Io,
             Error::Gpu { .. } => ErrorKind::Gpu,
+            Error::Member { kind, .. } => *kind,
         }
     }
 

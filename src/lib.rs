@@ -29,6 +29,7 @@ pub mod buffer;
 mod context;
 pub mod cpu;
 pub mod dispatch;
+pub mod dist;
 pub mod element;
 pub mod error;
 pub mod gpu;

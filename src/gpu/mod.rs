@@ -56,6 +56,8 @@ pub(crate) struct GpuOptions {
     pub buffer_size_limit: Option<u64>,
     pub timeout: Option<Duration>,
     pub disable_subgroups: bool,
+    /// The adapter to open, by its place in the sorted list; None: the best.
+    pub adapter_index: Option<usize>,
 }
 
 /// The default wait for one submission.
@@ -165,7 +167,7 @@ impl GpuBackend {
                 .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
         });
         sort_adapters(&mut adapters);
-        let Some(adapter) = adapters.into_iter().next() else {
+        let Some(adapter) = adapters.into_iter().nth(opts.adapter_index.unwrap_or(0)) else {
             return Err(Error::NoAdapter {
                 reason: "wgpu found no adapter with compute shaders".into(),
             });
