@@ -50,7 +50,20 @@ pub(crate) fn kernel_source(expr: &str, inputs: &[&str], params: &[&str]) -> Str
     // (`select(0, 1, c)` in a u32 kernel), where the builtin would make them i32.
     // Expression kernels are scalar, so nothing is lost.
     s.push_str("fn select_t_(f: T, t: T, c: bool) -> T {\n    if (c) {\n        return t;\n    }\n    return f;\n}\n");
-    let expr = rename_select(expr);
+    // `min`, `max` and `clamp` spelled out as the CPU side computes them, so that
+    // NaN and signed zeros give the same bits on both sides (WGSL leaves the
+    // builtins' NaN result to the implementation).
+    s.push_str("fn min_t_(a: T, b: T) -> T {\n    return select(a, b, b < a);\n}\n");
+    s.push_str("fn max_t_(a: T, b: T) -> T {\n    return select(a, b, b > a);\n}\n");
+    s.push_str("fn clamp_t_(x: T, lo: T, hi: T) -> T {\n    return min_t_(max_t_(x, lo), hi);\n}\n");
+    // `div` and `rem`: WGSL's own `/` and `%`, which for integers define x / 0 = x,
+    // x % 0 = 0 and i32::MIN / -1 = i32::MIN (the CPU side follows them).
+    s.push_str("fn div_t_(a: T, b: T) -> T {\n    return a / b;\n}\n");
+    s.push_str("fn rem_t_(a: T, b: T) -> T {\n    return a % b;\n}\n");
+    let mut expr = expr.to_string();
+    for f in ["select", "min", "max", "clamp", "div", "rem"] {
+        expr = rename_call(&expr, f);
+    }
     let args: Vec<String> = inputs
         .iter()
         .chain(params)
@@ -97,25 +110,25 @@ fn map_sum_main(inv: Inv) {{
     s
 }
 
-/// The expression with each call of `select` renamed to `select_t_`.
-fn rename_select(expr: &str) -> String {
+/// The expression with each call of the function `name` renamed to `{name}_t_`
+/// (a variable of that name, not followed by `(`, stays).
+fn rename_call(expr: &str, name: &str) -> String {
     let mut out = String::with_capacity(expr.len() + 16);
     let mut rest = expr;
-    while let Some(at) = rest.find("select") {
+    while let Some(at) = rest.find(name) {
         let (before, after) = rest.split_at(at);
         let starts_word = !before
             .chars()
             .next_back()
             .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        let tail = &after["select".len()..];
+        let tail = &after[name.len()..];
         let is_call = tail.trim_start().starts_with('(')
             && !tail.starts_with(|c: char| c.is_alphanumeric() || c == '_');
         out.push_str(before);
-        out.push_str(if starts_word && is_call {
-            "select_t_"
-        } else {
-            "select"
-        });
+        out.push_str(name);
+        if starts_word && is_call {
+            out.push_str("_t_");
+        }
         rest = tail;
     }
     out.push_str(rest);
