@@ -24,6 +24,7 @@
 //! the backends. See `DESIGN.md` in the repository for the architecture.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod buffer;
 mod context;
@@ -32,6 +33,7 @@ pub mod dispatch;
 pub mod element;
 pub mod error;
 pub mod gpu;
+mod host;
 pub mod kernel;
 pub mod ops;
 pub mod testing;
