@@ -300,7 +300,8 @@ impl Shared {
             .map_or(Duration::MAX, |t| t.elapsed());
         // A device abandoned after a timeout is not broken: replace it at once
         // (still at most once per `rebuild_after`).
-        (lost.was_abandoned() || since_loss >= self.rebuild_after) && since_try >= self.rebuild_after
+        (lost.was_abandoned() || since_loss >= self.rebuild_after)
+            && since_try >= self.rebuild_after
     }
 
     /// Looks for the profile once (not under Policy::Cpu, which never needs one).

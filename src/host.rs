@@ -58,7 +58,10 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::TooLarge);
         // 4 TiB: refused by the allocator on any machine this runs on.
         let e = try_filled("t", 1usize << 40, 0f32).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::OutOfMemory | ErrorKind::TooLarge), "{e}");
+        assert!(
+            matches!(e.kind(), ErrorKind::OutOfMemory | ErrorKind::TooLarge),
+            "{e}"
+        );
         assert_eq!(try_filled("t", 3, 7u8).unwrap(), [7, 7, 7]);
         assert_eq!(try_copy("t", &[1, 2]).unwrap(), [1, 2]);
     }

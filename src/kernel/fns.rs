@@ -19,6 +19,13 @@
 //!   for those inputs (Rust's operators panic there; tandem catches it), while the
 //!   GPU side returns WGSL's values.
 //!
+//! Float arithmetic on NaN or infinities (`x * 0.0` with x NaN, say) is the
+//! one place the sides may differ: WGSL lets a shader compiler assume no NaN or
+//! infinity is present (Mesa folds `NaN * 0.0` to 0). The functions above are
+//! spelled out on the bits, so they agree; plain operators follow the driver.
+//! On GL, naga's translation of integer `/` and `%` does not follow WGSL for a
+//! zero divisor or negative operands (`-7 % 2` gave 1): `div` and `rem` do.
+//!
 //! Precision: the GPU's `exp`, `log`, `pow`, `sin`, `cos` are accurate to a few
 //! ULP (WGSL leaves the exact error to the implementation), so compare float
 //! results of kernels that use them with a tolerance.

@@ -128,7 +128,7 @@ where
 
     /// The generated WGSL (without the prelude).
     pub fn wgsl(&self) -> String {
-        gpu::kernel_source(self.expr, &self.inputs, &self.params)
+        gpu::kernel_source(self.expr, &self.inputs, &self.params, T::SCALAR)
     }
 
     /// Evaluates the expression on the CPU for one element.
@@ -310,25 +310,25 @@ impl Context {
                 let hosts = host_copies(&inputs)?;
                 let slices: Vec<&[T]> = hosts.iter().map(|h| h.as_slice()).collect();
                 catch_kernel_panic("map", || {
-                dispatch::split_elementwise(
-                    g,
-                    "map",
-                    &slices,
-                    cut,
-                    |d| {
-                        let name = kernel.name();
-                        gpu::map(
-                            g,
-                            kernel.id,
-                            &name,
-                            |v| kernel.full_source(v),
-                            d,
-                            cut,
-                            &params,
-                        )
-                    },
-                    |t| map_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params),
-                )
+                    dispatch::split_elementwise(
+                        g,
+                        "map",
+                        &slices,
+                        cut,
+                        |d| {
+                            let name = kernel.name();
+                            gpu::map(
+                                g,
+                                kernel.id,
+                                &name,
+                                |v| kernel.full_source(v),
+                                d,
+                                cut,
+                                &params,
+                            )
+                        },
+                        |t| map_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params),
+                    )
                 })?
             },
         )
