@@ -133,11 +133,14 @@ where
 #[test]
 fn threads_share_a_context_through_device_loss_and_injected_faults() {
     let Some(gpu) = common::gpu() else { return };
-    if gpu.gpu_info().is_some_and(|i| i.backend == "Gl") && std::env::var("TANDEM_SOAK_GL").is_err() {
+    if gpu.gpu_info().is_some_and(|i| i.backend == "Gl") && std::env::var("TANDEM_SOAK_GL").is_err()
+    {
         // wgpu-hal's GL backend panics ("Could not lock adapter context") when a
         // thread waits more than a few seconds for the one GL context, which 6
         // threads on llvmpipe do (see RELIABILITY.md). TANDEM_SOAK_GL=1 runs it anyway.
-        eprintln!("soak skipped on GL: wgpu's GL backend cannot share its context across busy threads");
+        eprintln!(
+            "soak skipped on GL: wgpu's GL backend cannot share its context across busy threads"
+        );
         return;
     }
     let _g = common::gpu_serial();
