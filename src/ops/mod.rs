@@ -104,8 +104,11 @@ pub(crate) fn call(
         GpuGap::NoKernel
     } else if gpu.as_ref().is_some_and(|g| !g.supports_scalar(scalar)) {
         GpuGap::NoF64
-    } else {
+    } else if (len as u64) >= u32::MAX as u64 {
         GpuGap::TooLong
+    } else {
+        // An op's own later check (e.g. sort_by_key's 32-bit values) refused it.
+        GpuGap::NoKernel
     };
     (w, gpu)
 }
