@@ -14,6 +14,10 @@
 // block t covers rows (t / tiles_n) * BM and columns (t % tiles_n) * BN.
 // A and C may be windows of whole rows: a_base and c_base are the element offsets
 // of the band's first row inside the bound windows.
+// One dispatch covers the k range [k0, k_end) only, at most K_CHUNK (4,096) long,
+// so that no loop's trip count follows the user's k (llvmpipe ends any loop
+// after 65,535 iterations, silently): the first chunk stores C, later ones add
+// to it (accumulate = 1).
 
 const BM: u32 = 128u;
 const BN: u32 = 128u;
@@ -27,7 +31,11 @@ struct Params {
     a_base: u32,
     c_base: u32,
     tiles: u32,
-    _pad: u32,
+    k0: u32,
+    k_end: u32,
+    accumulate: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,14 +49,14 @@ var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
 
 fn load_a(row: u32, col: u32) -> f32 {
-    if (row < p.m && col < p.k) {
+    if (row < p.m && col < p.k_end) {
         return a[p.a_base + row * p.k + col];
     }
     return 0.0;
 }
 
 fn load_b(row: u32, col: u32) -> f32 {
-    if (row < p.k && col < p.n) {
+    if (row < p.k_end && col < p.n) {
         return b[row * p.n + col];
     }
     return 0.0;
@@ -79,20 +87,21 @@ fn matmul(inv: Inv) {
         acc[i] = vec4<f32>(0.0);
     }
 
+    let k0 = p.k0;
     var ra = vec4<f32>(
-        load_a(row0 + a_r, a_k),
-        load_a(row0 + a_r, a_k + 1u),
-        load_a(row0 + a_r, a_k + 2u),
-        load_a(row0 + a_r, a_k + 3u),
+        load_a(row0 + a_r, k0 + a_k),
+        load_a(row0 + a_r, k0 + a_k + 1u),
+        load_a(row0 + a_r, k0 + a_k + 2u),
+        load_a(row0 + a_r, k0 + a_k + 3u),
     );
     var rb = vec4<f32>(
-        load_b(b_k, col0 + b_c),
-        load_b(b_k, col0 + b_c + 1u),
-        load_b(b_k, col0 + b_c + 2u),
-        load_b(b_k, col0 + b_c + 3u),
+        load_b(k0 + b_k, col0 + b_c),
+        load_b(k0 + b_k, col0 + b_c + 1u),
+        load_b(k0 + b_k, col0 + b_c + 2u),
+        load_b(k0 + b_k, col0 + b_c + 3u),
     );
 
-    let ktiles = (p.k + BK - 1u) / BK;
+    let ktiles = (p.k_end - k0 + BK - 1u) / BK;
     for (var kt = 0u; kt < ktiles; kt = kt + 1u) {
         for (var q = 0u; q < 4u; q = q + 1u) {
             As[(a_k + q) * (BM / 4u) + a_r / 4u][a_r % 4u] = ra[q];
@@ -102,7 +111,7 @@ fn matmul(inv: Inv) {
 
         // Prefetch the next tile while this one is used.
         if (kt + 1u < ktiles) {
-            let k1 = (kt + 1u) * BK;
+            let k1 = k0 + (kt + 1u) * BK;
             ra = vec4<f32>(
                 load_a(row0 + a_r, k1 + a_k),
                 load_a(row0 + a_r, k1 + a_k + 1u),
@@ -158,7 +167,11 @@ fn matmul(inv: Inv) {
             let base = p.c_base + row * p.n + col;
             for (var q = 0u; q < 4u; q = q + 1u) {
                 if (col + q < p.n) {
-                    c[base + q] = v[q];
+                    if (p.accumulate != 0u) {
+                        c[base + q] = c[base + q] + v[q];
+                    } else {
+                        c[base + q] = v[q];
+                    }
                 }
             }
         }

@@ -91,6 +91,8 @@ impl ContextBuilder {
 
     /// Caps the storage-binding size tandem uses, below the device's own limit.
     /// Ops then bind larger buffers in windows of at most this many bytes.
+    /// Values below 64 KiB are raised to 64 KiB (the kernels' own bindings need
+    /// that much).
     pub fn storage_binding_limit(mut self, bytes: u64) -> Self {
         self.gpu.storage_binding_limit = Some(bytes);
         self
@@ -98,6 +100,7 @@ impl ContextBuilder {
 
     /// Caps the size of one GPU buffer, below the device's own limit. Larger
     /// data then stays on the CPU under Auto and is refused under Gpu.
+    /// Values below 64 KiB are raised to 64 KiB.
     pub fn buffer_size_limit(mut self, bytes: u64) -> Self {
         self.gpu.buffer_size_limit = Some(bytes);
         self
@@ -303,7 +306,10 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .map_or(Duration::MAX, |t| t.elapsed());
-        since_loss >= self.rebuild_after && since_try >= self.rebuild_after
+        // A device abandoned after a timeout is not broken: replace it at once
+        // (still at most once per `rebuild_after`).
+        (lost.was_abandoned() || since_loss >= self.rebuild_after)
+            && since_try >= self.rebuild_after
     }
 
     /// Looks for the profile once (not under Policy::Cpu, which never needs one).
@@ -422,9 +428,16 @@ impl Context {
         self.shared.open_gpu().ok().map(|g| g.info.clone())
     }
 
-    /// Why there is no GPU, when there is none.
+    /// Why there is no GPU, when there is none: `Some` exactly when
+    /// [`Context::has_gpu`] is false (no adapter, or the device was lost and not
+    /// opened again yet).
     pub fn gpu_unavailable_reason(&self) -> Option<String> {
-        self.shared.open_gpu().err().map(|e| e.to_string())
+        match self.shared.open_gpu() {
+            Err(e) => Some(e.to_string()),
+            Ok(g) => g
+                .lost_reason()
+                .map(|reason| Error::DeviceLost { reason }.to_string()),
+        }
     }
 
     /// Compiles every built-in kernel now, so that first calls do not pay for it.
@@ -487,9 +500,9 @@ impl Context {
     /// A buffer holding a copy of `data` (on the host; it moves to the GPU when an op needs it there).
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for eager uploads.
+    /// [`Error::OutOfMemory`] when the host cannot hold the copy.
     pub fn upload<T: Element>(&self, data: &[T]) -> Result<Buffer<T>> {
-        Ok(Buffer::from_host(data.to_vec()))
+        Ok(Buffer::from_host(crate::host::try_copy("upload", data)?))
     }
 
     /// A buffer that takes ownership of `v` without copying.
@@ -503,9 +516,14 @@ impl Context {
     /// A buffer of `n` zeros.
     ///
     /// # Errors
-    /// None today; see [`Context::upload`].
+    /// [`Error::TooLarge`] when `n` elements can never be allocated (past
+    /// `isize::MAX` bytes); [`Error::OutOfMemory`] when the host refuses them now.
     pub fn zeros<T: Element>(&self, n: usize) -> Result<Buffer<T>> {
-        Ok(Buffer::from_host(vec![T::zero(); n]))
+        Ok(Buffer::from_host(crate::host::try_filled(
+            "zeros",
+            n,
+            T::zero(),
+        )?))
     }
 
     /// Copies `buffer` to the GPU now (keeping its host copy), so that later ops

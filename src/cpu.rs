@@ -144,30 +144,45 @@ pub fn map_pieces_timed<R: Send>(
 /// `piece` covers indices `start..start + piece.len()`, pieces as in
 /// [`for_each_chunk_mut`]. Skips the zeroing pass a `vec![0; n]` would cost.
 ///
-/// `write` must initialise every element of its piece: it is only called with
-/// bodies that zip the piece with equal-length inputs. If `write` panics, the
-/// `Vec` is dropped with length 0 (nothing uninitialised is ever read).
-pub(crate) fn collect_pieces<T: Send + Copy>(
+/// If `write` panics, the `Vec` is dropped with length 0 (nothing uninitialised
+/// is ever read).
+///
+/// # Safety
+/// Every call of `write` must initialise every element of its piece (for
+/// example by zipping the piece with inputs at least as long as it). The
+/// returned `Vec` claims all `n` elements are initialised: one left unwritten
+/// would be uninitialised memory read through safe code.
+pub(crate) unsafe fn collect_pieces<T: Send + Copy>(
     n: usize,
     write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
 ) -> Vec<T> {
-    collect_with(n, |out| for_each_chunk_mut(out, write))
+    // SAFETY: `for_each_chunk_mut` hands each index of 0..n to exactly one call
+    // of `write`, which initialises it (this function's contract).
+    unsafe { collect_with(n, |out| for_each_chunk_mut(out, write)) }
 }
 
 /// [`collect_pieces`] with the pieces of [`for_each_chunk_timed`].
-pub(crate) fn collect_pieces_timed<T: Send + Copy>(
+///
+/// # Safety
+/// As [`collect_pieces`]: every call of `write` must initialise every element
+/// of its piece.
+pub(crate) unsafe fn collect_pieces_timed<T: Send + Copy>(
     n: usize,
     write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
 ) -> Vec<T> {
-    collect_with(n, |out| for_each_chunk_timed(out, write))
+    // SAFETY: `for_each_chunk_timed` hands each index of 0..n to exactly one
+    // call of `write`, which initialises it (this function's contract).
+    unsafe { collect_with(n, |out| for_each_chunk_timed(out, write)) }
 }
 
 /// A `Vec` of `n` elements that `fill` initialises, every one.
-fn collect_with<T: Copy>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+///
+/// # Safety
+/// `fill` must initialise every element of the slice it is given.
+unsafe fn collect_with<T: Copy>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(n);
     fill(&mut out.spare_capacity_mut()[..n]);
-    // SAFETY: both callers' `fill` hand each index of 0..n to exactly one call of
-    // `write`, and every caller's `write` initialises every element of its piece;
+    // SAFETY: `fill` initialised all n elements (this function's contract), and
     // the capacity is at least n.
     unsafe { out.set_len(n) };
     out

@@ -29,16 +29,18 @@ pub enum Error {
         /// The device's limit.
         limit: u64,
     },
-    /// The buffer can never fit on this device, whatever is freed.
-    #[error("a buffer of {bytes} bytes can never fit on this device (largest buffer: {max} bytes); use Policy::Cpu for this data or process it in pieces")]
+    /// The buffer can never fit on this device (or, for a host allocation, in
+    /// this process's address space), whatever is freed.
+    #[error("a buffer of {bytes} bytes can never fit here (largest possible: {max} bytes); process the data in smaller pieces, or use Policy::Cpu when the limit is the GPU's")]
     TooLarge {
         /// The bytes asked for.
         bytes: u64,
         /// The largest buffer the device allows.
         max: u64,
     },
-    /// The device ran out of memory now; the same call may pass once other buffers are dropped.
-    #[error("the GPU ran out of memory during {op}: {message}; drop other buffers and retry, or use Policy::Cpu")]
+    /// The device (or the host, for a host allocation) ran out of memory now; the
+    /// same call may pass once other buffers are dropped.
+    #[error("out of memory during {op}: {message}; drop other buffers and retry, or use smaller inputs (Policy::Cpu when the GPU is the one short of memory)")]
     OutOfMemory {
         /// The op that failed.
         op: &'static str,

@@ -24,6 +24,7 @@
 //! the backends. See `DESIGN.md` in the repository for the architecture.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod buffer;
 mod context;
@@ -33,6 +34,7 @@ pub mod dist;
 pub mod element;
 pub mod error;
 pub mod gpu;
+mod host;
 pub mod kernel;
 pub mod ops;
 pub mod testing;

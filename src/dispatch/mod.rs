@@ -56,6 +56,9 @@ pub struct RunRecord {
     pub gpu_share: Option<f64>,
     /// Set when the GPU failed and the op re-ran on the CPU: the GPU's error.
     pub fallback: Option<String>,
+    /// Set when the call failed: the error it returned (then `side` is the side
+    /// that failed, or the GPU for a call refused before running).
+    pub error: Option<String>,
     /// Wall time of the op, decision and any fallback included.
     pub elapsed: Duration,
 }
@@ -74,6 +77,9 @@ pub(crate) struct Work {
     pub inputs_on_host: bool,
     /// The GPU has a kernel for this op and element type.
     pub gpu_supported: bool,
+    /// Why the GPU cannot run this call, when `gpu_supported` is false: what
+    /// Policy::Gpu's error says.
+    pub gpu_gap: GpuGap,
     /// Bytes of all inputs.
     pub in_bytes: u64,
     /// Input bytes with no copy on the GPU: the GPU side must upload them.
@@ -92,6 +98,44 @@ pub(crate) struct Work {
     /// prediction. Set only by `ops::call`, which then skips the GPU's handle
     /// and residency (`gpu_supported` and `inputs_on_device` are false).
     pub host_fast: bool,
+}
+
+/// Why the GPU cannot run a call ([`Work::gpu_gap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GpuGap {
+    /// tandem has no GPU kernel for this op and element type.
+    NoKernel,
+    /// The kernel needs f64 and the adapter lacks SHADER_F64.
+    NoF64,
+    /// More elements than a kernel indexes (32-bit indices).
+    TooLong,
+    /// A buffer the kernel binds is empty (a zero-size binding is invalid).
+    EmptyBinding,
+}
+
+impl GpuGap {
+    /// Policy::Gpu's error for a call the GPU cannot run.
+    fn error(self, w: &Work) -> Error {
+        let unsupported = |why| Error::Unsupported {
+            op: w.op,
+            ty: w.ty,
+            side: "GPU",
+            why,
+        };
+        match self {
+            GpuGap::NoKernel => unsupported("tandem has no GPU kernel for this op and element type"),
+            GpuGap::NoF64 => unsupported("the adapter lacks SHADER_F64, which f64 kernels need"),
+            GpuGap::TooLong => Error::LimitExceeded {
+                what: "elements in one GPU op (kernels index with 32 bits)",
+                requested: w.len as u64,
+                limit: u32::MAX as u64 - 1,
+            },
+            GpuGap::EmptyBinding => Error::InvalidArgument {
+                op: w.op,
+                message: "a buffer argument is empty, and a GPU binding cannot be; skip the call or pass non-empty buffers".into(),
+            },
+        }
+    }
 }
 
 /// An op's input as the dispatcher sees it, whatever its element type.
@@ -126,6 +170,7 @@ impl Work {
             inputs_on_device: true,
             inputs_on_host: true,
             gpu_supported: false,
+            gpu_gap: GpuGap::NoKernel,
             in_bytes: 0,
             upload_bytes: 0,
             readback_bytes: 0,
@@ -341,12 +386,7 @@ pub(crate) fn decide(
                 return plain(Side::Cpu, "empty input: answered on the host");
             }
             if !w.gpu_supported {
-                return Err(Error::Unsupported {
-                    op: w.op,
-                    ty: w.ty,
-                    side: "GPU",
-                    why: "the adapter lacks the feature its kernel needs",
-                });
+                return Err(w.gpu_gap.error(w));
             }
             plain(Side::Gpu, "Policy::Gpu")
         }
@@ -833,7 +873,7 @@ fn attempt_gpu<R>(
 ) -> Result<R> {
     let mut once = || match ctx.take_simulated_fault(op, g) {
         Some(e) => Err(e),
-        None => gpu(g),
+        None => gpu(g).map_err(|e| g.lost_or(e)),
     };
     match once() {
         Err(e) if e.kind() == ErrorKind::OutOfMemory => {
@@ -892,6 +932,7 @@ pub(crate) fn run_split<R>(
             predicted_split: None,
             gpu_share: None,
             fallback: None,
+            error: result.as_ref().err().map(|e| e.to_string()),
             elapsed: start.elapsed(),
         });
         return result;
@@ -905,14 +946,35 @@ pub(crate) fn run_split<R>(
         0 => Factors::ONE,
         k => ctx.learned().factors(k, work.len),
     };
-    let d = decide(
+    let d = match decide(
         policy,
         backend.as_deref(),
         ctx.crossover(),
         profile.as_deref(),
         learned,
         &work,
-    )?;
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            // A refused call still leaves its record, so that `last_run` never
+            // describes an earlier op.
+            ctx.log().push(RunRecord {
+                op: work.op,
+                len: work.len,
+                policy,
+                side: Side::Gpu,
+                reason: "refused before running: see the error",
+                predicted_cpu: None,
+                predicted_gpu: None,
+                predicted_split: None,
+                gpu_share: None,
+                fallback: None,
+                error: Some(e.to_string()),
+                elapsed: start.elapsed(),
+            });
+            return Err(e);
+        }
+    };
     let explore = if policy == Policy::Auto && work.kernel != 0 {
         ctx.learned().explore(work.kernel, work.len, &d)
     } else {
@@ -944,7 +1006,7 @@ pub(crate) fn run_split<R>(
                 gpu_share = Some(cut as f64 / n as f64);
                 match ctx.take_simulated_fault(work.op, &g) {
                     Some(e) => Err(e),
-                    None => split(&g, cut),
+                    None => split(&g, cut).map_err(|e| g.lost_or(e)),
                 }
             } else {
                 attempt_gpu(ctx, &g, work.op, &mut gpu)
@@ -997,6 +1059,7 @@ pub(crate) fn run_split<R>(
         predicted_split: secs(d.predicted_split),
         gpu_share,
         fallback,
+        error: result.as_ref().err().map(|e| e.to_string()),
         elapsed,
     });
     result

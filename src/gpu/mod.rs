@@ -60,6 +60,11 @@ pub(crate) struct GpuOptions {
     pub adapter_index: Option<usize>,
 }
 
+/// The smallest storage-binding and buffer-size caps a context takes
+/// (`ContextBuilder::storage_binding_limit`, `buffer_size_limit`); smaller
+/// requests are raised to this.
+pub(crate) const MIN_USER_LIMIT: u64 = 64 << 10;
+
 /// The default wait for one submission.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -96,6 +101,8 @@ pub(crate) struct GpuBackend {
     /// Set with `lost`: a lock-free check for the dispatcher's hot path, and when.
     lost_flag: Arc<std::sync::atomic::AtomicBool>,
     lost_at: Arc<Mutex<Option<std::time::Instant>>>,
+    /// Set when the device was given up after a timeout (see `abandon`).
+    abandoned: std::sync::atomic::AtomicBool,
     uncaptured: Arc<Mutex<Option<String>>>,
     layouts: Mutex<HashMap<Vec<Binding>, wgpu::BindGroupLayout>>,
     generated: Mutex<HashMap<(u64, String), wgpu::ComputePipeline>>,
@@ -175,11 +182,16 @@ impl GpuBackend {
         let ainfo = adapter.get_info();
         let afeatures = adapter.features();
         let mut limits = adapter.limits();
+        // Caps below MIN_USER_LIMIT are raised to it: smaller windows than the
+        // kernels' own fixed bindings (offset alignment, counters, uniforms)
+        // cannot work, and a 1-element window recursed without end.
         if let Some(l) = opts.storage_binding_limit {
-            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(l);
+            limits.max_storage_buffer_binding_size = limits
+                .max_storage_buffer_binding_size
+                .min(l.max(MIN_USER_LIMIT));
         }
         if let Some(l) = opts.buffer_size_limit {
-            limits.max_buffer_size = limits.max_buffer_size.min(l);
+            limits.max_buffer_size = limits.max_buffer_size.min(l.max(MIN_USER_LIMIT));
         }
         let wanted =
             wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY;
@@ -215,8 +227,10 @@ impl GpuBackend {
         let (flag, at) = (lost_flag.clone(), lost_at.clone());
         device.set_device_lost_callback(move |reason, msg| {
             tracing::warn!(target: "tandem::gpu", "GPU device lost: {reason:?} {msg}");
+            // The first reason stays: a simulated loss or an abandonment records
+            // its own before the driver reports it (often with no message).
             if let Ok(mut g) = rec.lock() {
-                *g = Some(format!("{reason:?}: {msg}"));
+                g.get_or_insert_with(|| loss_reason(reason, &msg));
             }
             if let Ok(mut t) = at.lock() {
                 t.get_or_insert_with(std::time::Instant::now);
@@ -263,6 +277,7 @@ impl GpuBackend {
             lost,
             lost_flag,
             lost_at,
+            abandoned: std::sync::atomic::AtomicBool::new(false),
             uncaptured,
             layouts: Mutex::new(HashMap::new()),
             generated: Mutex::new(HashMap::new()),
@@ -304,6 +319,12 @@ impl GpuBackend {
         let _ = self.device.poll(wgpu::PollType::Poll);
     }
 
+    /// True when tandem gave the device up after a timeout (it may still work,
+    /// so the context opens a new one on the next call rather than waiting).
+    pub fn was_abandoned(&self) -> bool {
+        self.abandoned.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Fails with [`Error::DeviceLost`] when the device is gone.
     pub fn check_alive(&self) -> Result<()> {
         match self.lost_reason() {
@@ -312,19 +333,57 @@ impl GpuBackend {
         }
     }
 
-    /// Destroys the device, as a driver reset would; for fault tests.
-    pub fn destroy_for_test(&self) {
-        self.device.destroy();
-        let _ = self.device.poll(wgpu::PollType::Poll);
-        // Some backends report the loss later, or never for a destroyed device.
+    /// Marks the device lost with `reason` (the first reason recorded stays).
+    /// Marked before the device is destroyed, so that every error another
+    /// thread sees from the destruction already finds the device lost.
+    fn mark_lost(&self, reason: &str) {
         if let Ok(mut g) = self.lost.lock() {
-            g.get_or_insert_with(|| "Destroyed: simulated device loss".into());
+            g.get_or_insert_with(|| reason.to_string());
         }
         if let Ok(mut t) = self.lost_at.lock() {
             t.get_or_insert_with(std::time::Instant::now);
         }
         self.lost_flag
             .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Destroys the device, as a driver reset would; for fault tests.
+    pub fn destroy_for_test(&self) {
+        self.mark_lost("Destroyed: simulated device loss (Context::simulate_device_loss)");
+        self.device.destroy();
+        let _ = self.device.poll(wgpu::PollType::Poll);
+    }
+
+    /// Gives the device up after a submission did not finish in time: it counts
+    /// as lost from now on (the context opens a new one on a later call), and
+    /// its handles are leaked so that nothing ever waits for the abandoned work,
+    /// neither a later drop nor the process's exit.
+    fn abandon(&self, op: &'static str) {
+        if self.is_lost() {
+            return;
+        }
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.mark_lost(&format!(
+            "abandoned: {op} did not finish within {:?}, and the device may still be busy with it",
+            self.timeout
+        ));
+        // Dropping the last handle of a device waits for its queue to go idle,
+        // which for runaway work can take minutes: keep one of each forever.
+        std::mem::forget(self.device.clone());
+        std::mem::forget(self.queue.clone());
+    }
+
+    /// `e`, or [`Error::DeviceLost`] when the device is lost: errors that come
+    /// from a device in the middle of being lost (invalid buffers, submissions
+    /// that never happened) describe the loss, not the op.
+    pub fn lost_or(&self, e: Error) -> Error {
+        match (&e, self.lost_reason()) {
+            (Error::Gpu { .. } | Error::OutOfMemory { .. }, Some(reason)) => {
+                Error::DeviceLost { reason }
+            }
+            _ => e,
+        }
     }
 
     /// Whether kernels of this scalar type can run here.
@@ -371,7 +430,10 @@ impl GpuBackend {
         }
         if let Some(e) = e_val.or(e_int) {
             let message = e.to_string();
-            if message.to_ascii_lowercase().contains("lost") || message.contains("destroyed") {
+            if self.is_lost()
+                || message.to_ascii_lowercase().contains("lost")
+                || message.contains("destroyed")
+            {
                 return Err(Error::DeviceLost { reason: message });
             }
             return Err(Error::Gpu { op, message });
@@ -394,10 +456,13 @@ impl GpuBackend {
         self.check_alive()?;
         match r {
             Ok(_) => Ok(()),
-            Err(wgpu::PollError::Timeout) => Err(Error::Timeout {
-                op,
-                after: self.timeout,
-            }),
+            Err(wgpu::PollError::Timeout) => {
+                self.abandon(op);
+                Err(Error::Timeout {
+                    op,
+                    after: self.timeout,
+                })
+            }
             Err(e) => {
                 let extra = self
                     .take_uncaptured()
@@ -732,6 +797,16 @@ impl GpuBackend {
     /// The last error that reached the uncaptured handler, if any.
     pub fn take_uncaptured(&self) -> Option<String> {
         self.uncaptured.lock().ok().and_then(|mut g| g.take())
+    }
+}
+
+/// The loss reason from the driver's callback, never an empty message.
+fn loss_reason(reason: wgpu::DeviceLostReason, msg: &str) -> String {
+    let msg = msg.trim();
+    if msg.is_empty() {
+        format!("{reason:?}: the driver gave no further reason")
+    } else {
+        format!("{reason:?}: {msg}")
     }
 }
 

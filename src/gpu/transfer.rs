@@ -104,6 +104,7 @@ impl GpuBackend {
             }
             self.check_alive()?;
             if Instant::now() > deadline {
+                self.abandon(op);
                 return Err(Error::Timeout {
                     op,
                     after: self.timeout,

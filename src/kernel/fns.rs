@@ -4,11 +4,31 @@
 //! text compiles as Rust (with these in scope) and as WGSL. `select(f, t, cond)`
 //! follows WGSL: the *false* value comes first.
 //!
+//! Every function's result is defined for every input, identically on both
+//! sides (the GPU side spells `min`, `max` and `clamp` out the same way rather
+//! than calling WGSL's builtins, whose NaN result is up to the implementation):
+//! - `min(a, b)` is `b` when `b < a`, else `a`; `max(a, b)` is `b` when `b > a`,
+//!   else `a`. So a NaN *first* argument is returned (`min(NaN, 1.0)` is NaN),
+//!   a NaN second argument is not (`min(1.0, NaN)` is 1.0), and of two zeros
+//!   the first is returned. `clamp(x, lo, hi)` is `min(max(x, lo), hi)`.
+//! - `div(a, b)` and `rem(a, b)` follow WGSL's `/` and `%`: for integers,
+//!   `div(x, 0) == x`, `rem(x, 0) == 0`, `div(i32::MIN, -1) == i32::MIN` and
+//!   `rem(i32::MIN, -1) == 0`; for floats, IEEE division and a truncated
+//!   remainder. Use them where a divisor may be 0: the plain operators `/` and
+//!   `%` on integers make the CPU side return [`crate::Error::InvalidArgument`]
+//!   for those inputs (Rust's operators panic there; tandem catches it), while the
+//!   GPU side returns WGSL's values.
+//!
+//! Float arithmetic on NaN or infinities (`x * 0.0` with x NaN, say) is the
+//! one place the sides may differ: WGSL lets a shader compiler assume no NaN or
+//! infinity is present (Mesa folds `NaN * 0.0` to 0). The functions above are
+//! spelled out on the bits, so they agree; plain operators follow the driver.
+//! On GL, naga's translation of integer `/` and `%` does not follow WGSL for a
+//! zero divisor or negative operands (`-7 % 2` gave 1): `div` and `rem` do.
+//!
 //! Precision: the GPU's `exp`, `log`, `pow`, `sin`, `cos` are accurate to a few
 //! ULP (WGSL leaves the exact error to the implementation), so compare float
-//! results of kernels that use them with a tolerance. `min`/`max` of a NaN is
-//! unspecified in WGSL; avoid NaN inputs to them or test with a tolerance that
-//! accepts either.
+//! results of kernels that use them with a tolerance.
 
 use crate::element::Element;
 
@@ -16,6 +36,10 @@ use crate::element::Element;
 pub trait KernelScalar: Element + PartialOrd {
     /// Absolute value (identity for unsigned; wrapping for `i32::MIN`, as WGSL).
     fn abs_(self) -> Self;
+    /// WGSL's `self / b` (see the [module docs](self) for integers).
+    fn div_(self, b: Self) -> Self;
+    /// WGSL's `self % b` (see the [module docs](self) for integers).
+    fn rem_(self, b: Self) -> Self;
 }
 
 /// Floats, with the transcendental builtins.
@@ -36,14 +60,28 @@ pub trait KernelFloat: KernelScalar {
     fn fma_(self, b: Self, c: Self) -> Self;
 }
 
+// WGSL: when the divisor is 0 (or the division overflows), `/` gives the
+// dividend and `%` gives 0.
 impl KernelScalar for u32 {
     fn abs_(self) -> Self {
         self
+    }
+    fn div_(self, b: Self) -> Self {
+        self.checked_div(b).unwrap_or(self)
+    }
+    fn rem_(self, b: Self) -> Self {
+        self.checked_rem(b).unwrap_or(0)
     }
 }
 impl KernelScalar for i32 {
     fn abs_(self) -> Self {
         self.wrapping_abs()
+    }
+    fn div_(self, b: Self) -> Self {
+        self.checked_div(b).unwrap_or(self)
+    }
+    fn rem_(self, b: Self) -> Self {
+        self.checked_rem(b).unwrap_or(0)
     }
 }
 
@@ -52,6 +90,12 @@ macro_rules! float_fns {
         impl KernelScalar for $t {
             fn abs_(self) -> Self {
                 self.abs()
+            }
+            fn div_(self, b: Self) -> Self {
+                self / b
+            }
+            fn rem_(self, b: Self) -> Self {
+                self % b
             }
         }
         impl KernelFloat for $t {
@@ -98,7 +142,19 @@ pub fn abs<T: KernelScalar>(x: T) -> T {
     x.abs_()
 }
 
-/// WGSL `min`.
+/// WGSL `/`, defined for every input (see the [module docs](self)).
+#[inline(always)]
+pub fn div<T: KernelScalar>(a: T, b: T) -> T {
+    a.div_(b)
+}
+
+/// WGSL `%`, defined for every input (see the [module docs](self)).
+#[inline(always)]
+pub fn rem<T: KernelScalar>(a: T, b: T) -> T {
+    a.rem_(b)
+}
+
+/// `min`: `b` when `b < a`, else `a` (see the [module docs](self) for NaN).
 #[inline(always)]
 pub fn min<T: KernelScalar>(a: T, b: T) -> T {
     if b < a {
@@ -108,7 +164,7 @@ pub fn min<T: KernelScalar>(a: T, b: T) -> T {
     }
 }
 
-/// WGSL `max`.
+/// `max`: `b` when `b > a`, else `a` (see the [module docs](self) for NaN).
 #[inline(always)]
 pub fn max<T: KernelScalar>(a: T, b: T) -> T {
     if b > a {

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::element::Element;
+use crate::element::ScalarType;
 use crate::error::Result;
 use crate::gpu::shader::{Binding, KernelSpec, Variant, ALL_SCALARS, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
@@ -26,7 +27,12 @@ pub(crate) static SPEC_FOR_SUPPORT: KernelSpec = KernelSpec {
 const ITEMS: u64 = 8;
 
 /// The kernel text for `expr` over `inputs` and `params` (without the prelude).
-pub(crate) fn kernel_source(expr: &str, inputs: &[&str], params: &[&str]) -> String {
+pub(crate) fn kernel_source(
+    expr: &str,
+    inputs: &[&str],
+    params: &[&str],
+    scalar: ScalarType,
+) -> String {
     let mut s = String::new();
     // Parameters live in the uniform block (constant for every invocation, no
     // bounds checks); `params_` stays bound for the layout but is not read.
@@ -50,7 +56,11 @@ pub(crate) fn kernel_source(expr: &str, inputs: &[&str], params: &[&str]) -> Str
     // (`select(0, 1, c)` in a u32 kernel), where the builtin would make them i32.
     // Expression kernels are scalar, so nothing is lost.
     s.push_str("fn select_t_(f: T, t: T, c: bool) -> T {\n    if (c) {\n        return t;\n    }\n    return f;\n}\n");
-    let expr = rename_select(expr);
+    s.push_str(defined_fns(scalar));
+    let mut expr = expr.to_string();
+    for f in ["select", "min", "max", "clamp", "div", "rem"] {
+        expr = rename_call(&expr, f);
+    }
     let args: Vec<String> = inputs
         .iter()
         .chain(params)
@@ -97,25 +107,69 @@ fn map_sum_main(inv: Inv) {{
     s
 }
 
-/// The expression with each call of `select` renamed to `select_t_`.
-fn rename_select(expr: &str) -> String {
+/// `min`, `max`, `clamp`, `div` and `rem` for `scalar`, computed as the CPU side
+/// does (`crate::kernel::fns`), spelled out so that no compiler freedom changes
+/// the bits: WGSL lets a compiler assume no NaN (Mesa's GL turns
+/// `select(a, b, b < a)` into `fmin`, which drops a NaN and orders zeros its own
+/// way), so NaNs and pairs of zeros are decided on the bits first; and naga's GL
+/// output does not follow WGSL's integer `/` and `%` for a zero divisor or
+/// negative operands, so those are spelled out too.
+fn defined_fns(scalar: ScalarType) -> &'static str {
+    match scalar {
+        ScalarType::F32 => concat!(
+            "fn nan_t_(x: T) -> bool {\n    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;\n}\n",
+            "fn keep_first_t_(a: T, b: T) -> bool {\n",
+            "    return nan_t_(a) || nan_t_(b) || ((bitcast<u32>(a) | bitcast<u32>(b)) & 0x7fffffffu) == 0u;\n}\n",
+            "fn min_t_(a: T, b: T) -> T {\n    if (keep_first_t_(a, b)) {\n        return a;\n    }\n    return select(a, b, b < a);\n}\n",
+            "fn max_t_(a: T, b: T) -> T {\n    if (keep_first_t_(a, b)) {\n        return a;\n    }\n    return select(a, b, b > a);\n}\n",
+            "fn clamp_t_(x: T, lo: T, hi: T) -> T {\n    return min_t_(max_t_(x, lo), hi);\n}\n",
+            "fn div_t_(a: T, b: T) -> T {\n    return a / b;\n}\n",
+            "fn rem_t_(a: T, b: T) -> T {\n    return a - b * trunc(a / b);\n}\n",
+        ),
+        ScalarType::F64 => concat!(
+            "fn min_t_(a: T, b: T) -> T {\n    return select(a, b, b < a);\n}\n",
+            "fn max_t_(a: T, b: T) -> T {\n    return select(a, b, b > a);\n}\n",
+            "fn clamp_t_(x: T, lo: T, hi: T) -> T {\n    return min_t_(max_t_(x, lo), hi);\n}\n",
+            "fn div_t_(a: T, b: T) -> T {\n    return a / b;\n}\n",
+            "fn rem_t_(a: T, b: T) -> T {\n    return a - b * trunc(a / b);\n}\n",
+        ),
+        ScalarType::I32 => concat!(
+            "fn min_t_(a: T, b: T) -> T {\n    return select(a, b, b < a);\n}\n",
+            "fn max_t_(a: T, b: T) -> T {\n    return select(a, b, b > a);\n}\n",
+            "fn clamp_t_(x: T, lo: T, hi: T) -> T {\n    return min_t_(max_t_(x, lo), hi);\n}\n",
+            "fn div_bad_t_(a: T, b: T) -> bool {\n    return b == 0i || (a == i32(-2147483648) && b == -1i);\n}\n",
+            "fn div_t_(a: T, b: T) -> T {\n    if (div_bad_t_(a, b)) {\n        return a;\n    }\n    return a / b;\n}\n",
+            "fn rem_t_(a: T, b: T) -> T {\n    if (div_bad_t_(a, b)) {\n        return 0i;\n    }\n    return a - (a / b) * b;\n}\n",
+        ),
+        ScalarType::U32 => concat!(
+            "fn min_t_(a: T, b: T) -> T {\n    return select(a, b, b < a);\n}\n",
+            "fn max_t_(a: T, b: T) -> T {\n    return select(a, b, b > a);\n}\n",
+            "fn clamp_t_(x: T, lo: T, hi: T) -> T {\n    return min_t_(max_t_(x, lo), hi);\n}\n",
+            "fn div_t_(a: T, b: T) -> T {\n    if (b == 0u) {\n        return a;\n    }\n    return a / b;\n}\n",
+            "fn rem_t_(a: T, b: T) -> T {\n    if (b == 0u) {\n        return 0u;\n    }\n    return a - (a / b) * b;\n}\n",
+        ),
+    }
+}
+
+/// The expression with each call of the function `name` renamed to `{name}_t_`
+/// (a variable of that name, not followed by `(`, stays).
+fn rename_call(expr: &str, name: &str) -> String {
     let mut out = String::with_capacity(expr.len() + 16);
     let mut rest = expr;
-    while let Some(at) = rest.find("select") {
+    while let Some(at) = rest.find(name) {
         let (before, after) = rest.split_at(at);
         let starts_word = !before
             .chars()
             .next_back()
             .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        let tail = &after["select".len()..];
+        let tail = &after[name.len()..];
         let is_call = tail.trim_start().starts_with('(')
             && !tail.starts_with(|c: char| c.is_alphanumeric() || c == '_');
         out.push_str(before);
-        out.push_str(if starts_word && is_call {
-            "select_t_"
-        } else {
-            "select"
-        });
+        out.push_str(name);
+        if starts_word && is_call {
+            out.push_str("_t_");
+        }
         rest = tail;
     }
     out.push_str(rest);

@@ -21,8 +21,12 @@
 //!
 //! All inputs, parameters and the result have the kernel's one element type.
 //! Integer kernels wrap on the GPU; on the CPU they wrap in release builds and
-//! panic on overflow in debug builds (Rust's own rule for the expression), and an
-//! integer division by zero panics on the CPU. Each kernel compiles once per
+//! panic on overflow in debug builds (Rust's own rule for the expression). Every
+//! function's result is defined for every input, identically on both sides (see
+//! [`fns`]: `min`/`max` with NaN, `div`/`rem` by zero). Rust's integer `/` and `%`
+//! panic for a zero divisor (and `i32::MIN / -1`): the CPU side then returns
+//! [`Error::InvalidArgument`] instead, while the GPU side returns WGSL's value;
+//! write `div(a, b)` and `rem(a, b)` where a divisor may be 0. Each kernel compiles once per
 //! context (`MapKernel` carries a unique id); [`crate::testing`] checks a kernel on
 //! both sides over the awkward sizes.
 
@@ -124,7 +128,7 @@ where
 
     /// The generated WGSL (without the prelude).
     pub fn wgsl(&self) -> String {
-        gpu::kernel_source(self.expr, &self.inputs, &self.params)
+        gpu::kernel_source(self.expr, &self.inputs, &self.params, T::SCALAR)
     }
 
     /// Evaluates the expression on the CPU for one element.
@@ -178,6 +182,22 @@ fn check_lengths<T: Element, const N: usize>(
     Ok(n)
 }
 
+/// Runs a kernel's CPU side, turning a panic of the user's expression (Rust's
+/// integer `/` and `%` by zero, or `i32::MIN / -1`) into an error.
+fn catch_kernel_panic<R>(op: &'static str, f: impl FnOnce() -> R) -> Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        Error::InvalidArgument {
+            op,
+            message: format!("the kernel's expression panicked on the CPU ({what}); for integer division by a value that may be 0 (or i32::MIN / -1) use div(a, b) and rem(a, b), which follow WGSL's rules on both sides"),
+        }
+    })
+}
+
 /// The CPU side of `map`: chunked over rayon, the closure inlined per element.
 fn map_cpu<T: Element, const N: usize, const P: usize>(
     f: &(impl Fn([T; N], [T; P]) -> T + Sync + Send),
@@ -185,15 +205,20 @@ fn map_cpu<T: Element, const N: usize, const P: usize>(
     params: [T; P],
 ) -> Vec<T> {
     let n = ins[0].len();
-    crate::cpu::collect_pieces_timed(n, |start, o| {
-        // A local copy: read through a reference, the parameters might alias the
-        // output as far as the compiler knows, which blocks vectorisation.
-        let local = params;
-        let s: [&[T]; N] = std::array::from_fn(|j| &ins[j][start..start + o.len()]);
-        for (i, o) in o.iter_mut().enumerate() {
-            o.write(f(std::array::from_fn(|j| s[j][i]), local));
-        }
-    })
+    // SAFETY: the loop writes every element of each piece (by index, over the
+    // piece itself); every input is at least `n` long (`check_lengths`), so the
+    // slicing cannot stop it early without a panic.
+    unsafe {
+        crate::cpu::collect_pieces_timed(n, |start, o| {
+            // A local copy: read through a reference, the parameters might alias the
+            // output as far as the compiler knows, which blocks vectorisation.
+            let local = params;
+            let s: [&[T]; N] = std::array::from_fn(|j| &ins[j][start..start + o.len()]);
+            for (i, o) in o.iter_mut().enumerate() {
+                o.write(f(std::array::from_fn(|j| s[j][i]), local));
+            }
+        })
+    }
 }
 
 /// Elements per chunk of `map_reduce`'s CPU side: fixed, so that a sum's
@@ -256,7 +281,8 @@ impl Context {
             || {
                 let hosts = host_copies(&inputs)?;
                 let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
-                Ok(Buffer::from_host(map_cpu(&kernel.f, ins, params)))
+                let out = catch_kernel_panic("map", || map_cpu(&kernel.f, ins, params))?;
+                Ok(Buffer::from_host(out))
             },
             |g| {
                 let bufs = inputs
@@ -283,25 +309,27 @@ impl Context {
             |g, cut| {
                 let hosts = host_copies(&inputs)?;
                 let slices: Vec<&[T]> = hosts.iter().map(|h| h.as_slice()).collect();
-                dispatch::split_elementwise(
-                    g,
-                    "map",
-                    &slices,
-                    cut,
-                    |d| {
-                        let name = kernel.name();
-                        gpu::map(
-                            g,
-                            kernel.id,
-                            &name,
-                            |v| kernel.full_source(v),
-                            d,
-                            cut,
-                            &params,
-                        )
-                    },
-                    |t| map_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params),
-                )
+                catch_kernel_panic("map", || {
+                    dispatch::split_elementwise(
+                        g,
+                        "map",
+                        &slices,
+                        cut,
+                        |d| {
+                            let name = kernel.name();
+                            gpu::map(
+                                g,
+                                kernel.id,
+                                &name,
+                                |v| kernel.full_source(v),
+                                d,
+                                cut,
+                                &params,
+                            )
+                        },
+                        |t| map_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params),
+                    )
+                })?
             },
         )
     }
@@ -329,7 +357,7 @@ impl Context {
             || {
                 let hosts = host_copies(&inputs)?;
                 let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
-                Ok(map_sum_cpu(&kernel.f, ins, params))
+                catch_kernel_panic("map_reduce", || map_sum_cpu(&kernel.f, ins, params))
             },
             |g| {
                 let bufs = inputs
@@ -367,11 +395,9 @@ impl Context {
                         )
                     },
                     |t| {
-                        Ok(map_sum_cpu(
-                            &kernel.f,
-                            std::array::from_fn(|j| t[j]),
-                            params,
-                        ))
+                        catch_kernel_panic("map_reduce", || {
+                            map_sum_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params)
+                        })
                     },
                 )?;
                 Ok(a.add(b))
@@ -393,17 +419,43 @@ impl Context {
 /// assert_eq!(norm.eval([3.0, 4.0], []), 5.0);
 /// assert_eq!(relu.eval([-2.0], [0.5]), -1.0);
 /// ```
+///
+/// Inputs and parameters may be named like the functions (`max`, `log`,
+/// `select`): the name then means the input. A kernel needs 1 to 4 inputs,
+/// which the macro checks at compile time:
+///
+/// ```compile_fail
+/// let k = tandem::map_kernel!(f32, |; a| a * 2.0); // error: no inputs
+/// ```
+///
+/// ```compile_fail
+/// let k = tandem::map_kernel!(f32, |a, b, c, d, e| a + b + c + d + e); // error: 5 inputs
+/// ```
 #[macro_export]
 macro_rules! map_kernel {
+    ($t:ty, || $body:expr) => {
+        compile_error!("map_kernel! needs 1 to 4 inputs, e.g. `map_kernel!(f32, |x; a| a * x)`; this kernel has none")
+    };
+    ($t:ty, |$(; $($p:ident),* )?| $body:expr) => {
+        compile_error!("map_kernel! needs 1 to 4 inputs before the `;`, e.g. `map_kernel!(f32, |x; a| a * x)`; this kernel has none")
+    };
+    ($t:ty, |$x1:ident, $x2:ident, $x3:ident, $x4:ident, $x5:ident $(, $more:ident)* $(; $($p:ident),* )?| $body:expr) => {
+        compile_error!("map_kernel! takes at most 4 inputs; pass further values as parameters after the `;`, or split the kernel")
+    };
     ($t:ty, |$($x:ident),+ $(; $($p:ident),* )?| $body:expr) => {
         $crate::kernel::MapKernel::<$t, _, _, _>::new(
             stringify!($body),
             [$(stringify!($x)),+],
             [$($(stringify!($p)),*)?],
-            #[allow(unused_variables)]
-            move |[$($x),+]: [$t; _], [$($($p),*)?]: [$t; _]| -> $t {
+            move |inputs: [$t; _], params: [$t; _]| -> $t {
                 #[allow(unused_imports)]
                 use $crate::kernel::fns::*;
+                // Bound after the import, so that an input named like one of
+                // its functions (`max`, `log`) means the input.
+                #[allow(unused_variables)]
+                let [$($x),+] = inputs;
+                #[allow(unused_variables)]
+                let [$($($p),*)?] = params;
                 $body
             },
         )

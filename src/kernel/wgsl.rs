@@ -8,6 +8,19 @@
 //! `@builtin(workgroup_id) wg` and `@builtin(num_workgroups) nwg`) and skip indices
 //! past your element count, which you pass in a uniform.
 //!
+//! Both sides check the arguments against the WGSL before running: the count
+//! and kind of each binding, a uniform at least as large as its WGSL struct,
+//! and a buffer's element type against its binding's array type (a mismatch
+//! is [`Error::InvalidArgument`]; on the GPU it would be a silent wrong answer).
+//! An empty buffer cannot be bound: under `Policy::Gpu` that is
+//! [`Error::InvalidArgument`], under Auto the twin runs.
+//!
+//! Loops: llvmpipe (Mesa's software Vulkan and GL) silently ends any shader loop
+//! after 65,535 iterations and carries on with a wrong result. tandem cannot see
+//! a user kernel's trip counts, so keep each loop of your kernel below 65,535
+//! iterations whatever the input (spread long loops over invocations or calls);
+//! tandem's own kernels never loop over a user-chosen length.
+//!
 //! ```
 //! use tandem::kernel::{Arg, WgslKernel};
 //! use tandem::gpu::shader::Binding;
@@ -46,7 +59,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::buffer::{Buffer, DeviceCopy};
-use crate::dispatch::{self, Work};
+use crate::dispatch::{self, GpuGap, Work};
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
 use crate::gpu::shader::{self, Binding};
@@ -63,7 +76,55 @@ pub struct WgslKernel {
     source: String,
     entry: String,
     bindings: Vec<Binding>,
+    /// Per binding, what the WGSL declares: checked against the arguments on
+    /// both sides, since a GPU binding of the wrong type or size gives a wrong
+    /// answer, not an error.
+    shapes: Vec<Shape>,
     workgroup_size: u32,
+}
+
+/// What a binding's WGSL type demands of its argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A uniform struct of this many bytes (its WGSL size, padding included).
+    Uniform(u32),
+    /// A storage array whose elements are made of this scalar type.
+    Array(ScalarType),
+    /// Something tandem does not check (a struct of storage members, or a
+    /// scalar type tandem has no element for).
+    Unchecked,
+}
+
+/// The tandem element type of a naga scalar, if there is one.
+fn element_of(s: naga::Scalar) -> Option<ScalarType> {
+    match (s.kind, s.width) {
+        (naga::ScalarKind::Float, 4) => Some(ScalarType::F32),
+        (naga::ScalarKind::Float, 8) => Some(ScalarType::F64),
+        (naga::ScalarKind::Sint, 4) => Some(ScalarType::I32),
+        (naga::ScalarKind::Uint, 4) => Some(ScalarType::U32),
+        _ => None,
+    }
+}
+
+/// The shape a global of WGSL type `ty` in `space` demands.
+fn shape_of(module: &naga::Module, ty: naga::Handle<naga::Type>, uniform: bool) -> Shape {
+    let inner = &module.types[ty].inner;
+    if uniform {
+        return Shape::Uniform(inner.size(module.to_ctx()));
+    }
+    let naga::TypeInner::Array { base, .. } = inner else {
+        return Shape::Unchecked;
+    };
+    let scalar = match module.types[*base].inner {
+        naga::TypeInner::Scalar(s) | naga::TypeInner::Atomic(s) => Some(s),
+        naga::TypeInner::Vector { scalar, .. } | naga::TypeInner::Matrix { scalar, .. } => {
+            Some(scalar)
+        }
+        _ => None,
+    };
+    scalar
+        .and_then(element_of)
+        .map_or(Shape::Unchecked, Shape::Array)
 }
 
 fn invalid(message: String) -> Error {
@@ -97,7 +158,7 @@ impl WgslKernel {
                 ))
             })?;
         let [x, y, z] = ep.workgroup_size;
-        let mut found: Vec<(u32, Binding)> = Vec::new();
+        let mut found: Vec<(u32, Binding, Shape)> = Vec::new();
         for (_, var) in module.global_variables.iter() {
             let Some(rb) = &var.binding else { continue };
             if rb.group != 0 {
@@ -121,10 +182,11 @@ impl WgslKernel {
                     )))
                 }
             };
-            found.push((rb.binding, kind));
+            let shape = shape_of(&module, var.ty, kind == Binding::Uniform);
+            found.push((rb.binding, kind, shape));
         }
         found.sort_by_key(|b| b.0);
-        for (i, (b, _)) in found.iter().enumerate() {
+        for (i, (b, _, _)) in found.iter().enumerate() {
             if *b != i as u32 {
                 return Err(invalid(format!("`{name}`: bindings must be numbered 0, 1, 2, ... without gaps; found {b} where {i} was expected")));
             }
@@ -134,7 +196,8 @@ impl WgslKernel {
             name: name.to_string(),
             source: source.to_string(),
             entry: entry.to_string(),
-            bindings: found.into_iter().map(|b| b.1).collect(),
+            bindings: found.iter().map(|b| b.1).collect(),
+            shapes: found.iter().map(|b| b.2).collect(),
             workgroup_size: x * y * z,
         })
     }
@@ -352,6 +415,7 @@ impl Context {
                     kernel.name
                 )));
             }
+            check_shape(kernel, i, a, kernel.shapes[i])?;
         }
         let gpu = self.gpu_for(self.policy());
         let buffers = || {
@@ -366,6 +430,11 @@ impl Context {
             .is_some_and(|g| buffers().all(|b| b.len() > 0 && g.supports_scalar(b.scalar())));
         let mut work = Work::new("run_wgsl", "user kernel", invocations);
         work.gpu_supported = supported;
+        work.gpu_gap = if buffers().any(|b| b.len() == 0) {
+            GpuGap::EmptyBinding
+        } else {
+            GpuGap::NoF64
+        };
         for b in buffers() {
             let bytes = (b.len() * b.scalar().size()) as u64;
             let (host, device) = (b.on_host(), gpu.as_ref().is_some_and(|g| b.on_device(g)));
@@ -416,6 +485,31 @@ impl Context {
             },
         )
     }
+}
+
+/// Checks argument `i` against what binding `i`'s WGSL type demands.
+fn check_shape(kernel: &WgslKernel, i: usize, a: &Arg<'_>, shape: Shape) -> Result<()> {
+    match (&a.0, shape) {
+        (ArgKind::Uniform(u), Shape::Uniform(size)) if u.len() < size as usize => {
+            Err(invalid(format!(
+                "`{}`: the uniform for binding {i} has {} bytes, but its WGSL struct needs {size}; pass a value of the struct's full size (padding included)",
+                kernel.name,
+                u.len()
+            )))
+        }
+        (ArgKind::Read(b), Shape::Array(t)) if b.scalar() != t => Err(wrong_type(kernel, i, b.scalar(), t)),
+        (ArgKind::Write(b), Shape::Array(t)) if b.scalar() != t => Err(wrong_type(kernel, i, b.scalar(), t)),
+        _ => Ok(()),
+    }
+}
+
+fn wrong_type(kernel: &WgslKernel, i: usize, given: ScalarType, wgsl: ScalarType) -> Error {
+    invalid(format!(
+        "`{}`: binding {i} is an array of {} in the WGSL, but a Buffer<{}> was passed; pass a buffer of the binding's element type",
+        kernel.name,
+        wgsl.wgsl(),
+        given.wgsl()
+    ))
 }
 
 /// Binds, dispatches and waits; returns the device buffers of the written arguments.

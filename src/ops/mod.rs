@@ -16,7 +16,7 @@ pub mod sort;
 
 use std::sync::Arc;
 
-use crate::dispatch::{Input, Work};
+use crate::dispatch::{GpuGap, Input, Work};
 use crate::element::ScalarType;
 use crate::gpu::shader::KernelSpec;
 use crate::gpu::GpuBackend;
@@ -106,5 +106,15 @@ pub(crate) fn call(
     w.gpu_supported = gpu.as_ref().is_some_and(|g| {
         kernel.supports(scalar) && g.supports_scalar(scalar) && (len as u64) < u32::MAX as u64
     });
+    w.gpu_gap = if !kernel.supports(scalar) {
+        GpuGap::NoKernel
+    } else if gpu.as_ref().is_some_and(|g| !g.supports_scalar(scalar)) {
+        GpuGap::NoF64
+    } else if (len as u64) >= u32::MAX as u64 {
+        GpuGap::TooLong
+    } else {
+        // An op's own later check (e.g. sort_by_key's 32-bit values) refused it.
+        GpuGap::NoKernel
+    };
     (w, gpu)
 }

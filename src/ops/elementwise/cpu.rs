@@ -18,24 +18,32 @@ pub fn zip_map<T: Element, F: Fn(T, T) -> T + Sync + Send + Copy>(
     f: F,
 ) -> Vec<T> {
     assert_eq!(a.len(), b.len(), "zip_map needs equal lengths");
-    collect_pieces(a.len(), |start, o| {
-        let local = f;
-        let (a, b) = (&a[start..start + o.len()], &b[start..start + o.len()]);
-        for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-            o.write(local(x, y));
-        }
-    })
+    // SAFETY: `a` and `b` are as long as the output (asserted above), so the
+    // slices below are as long as the piece and the zip writes all of it.
+    unsafe {
+        collect_pieces(a.len(), |start, o| {
+            let local = f;
+            let (a, b) = (&a[start..start + o.len()], &b[start..start + o.len()]);
+            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                o.write(local(x, y));
+            }
+        })
+    }
 }
 
 /// `out[i] = f(x[i])`, in parallel when large (a local copy of `f` per piece, as in [`zip_map`]).
 pub fn map<T: Element, F: Fn(T) -> T + Sync + Send + Copy>(x: &[T], f: F) -> Vec<T> {
-    collect_pieces(x.len(), |start, o| {
-        let local = f;
-        let x = &x[start..start + o.len()];
-        for (o, &v) in o.iter_mut().zip(x) {
-            o.write(local(v));
-        }
-    })
+    // SAFETY: the output is as long as `x`, so the slice below is as long as
+    // the piece and the zip writes all of it.
+    unsafe {
+        collect_pieces(x.len(), |start, o| {
+            let local = f;
+            let x = &x[start..start + o.len()];
+            for (o, &v) in o.iter_mut().zip(x) {
+                o.write(local(v));
+            }
+        })
+    }
 }
 
 /// `a + b`, element-wise.

@@ -39,6 +39,10 @@ pub(crate) static TRANSPOSE: KernelSpec = KernelSpec {
 
 /// Rows and columns of C one matmul workgroup computes (`BM`, `BN` in the shader).
 const MM_BLOCK: u64 = 128;
+/// The longest k range of one dispatch (512 tiles of `BK` = 8): the shader's
+/// k loop never runs more than this many steps, whatever the user's k, since
+/// llvmpipe silently ends any shader loop after 65,535 iterations.
+pub(crate) const K_CHUNK: u64 = 4096;
 /// Edge of one transpose tile (`TILE` in the shader).
 const T_TILE: u64 = 32;
 
@@ -138,17 +142,23 @@ pub(crate) fn matmul(
                 limit: u32::MAX as u64,
             });
         }
-        blocks.push(words(&[
-            rows as u32,
-            n as u32,
-            k as u32,
-            tiles_n as u32,
-            aw.2 as u32,
-            cw.2 as u32,
-            tiles as u32,
-            0,
-        ]));
-        binds.push((aw, cw, tiles));
+        for k0 in (0..k).step_by(K_CHUNK as usize) {
+            blocks.push(words(&[
+                rows as u32,
+                n as u32,
+                k as u32,
+                tiles_n as u32,
+                aw.2 as u32,
+                cw.2 as u32,
+                tiles as u32,
+                k0 as u32,
+                (k0 + K_CHUNK).min(k) as u32,
+                u32::from(k0 > 0),
+                0,
+                0,
+            ]));
+            binds.push((aw, cw, tiles));
+        }
     }
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
     let encoder = gpu.scoped(op, || {
@@ -156,7 +166,7 @@ pub(crate) fn matmul(
         for (i, &(aw, cw, tiles)) in binds.iter().enumerate() {
             let bg = gpu.bind_group(
                 &layout,
-                (&uniforms, i as u64 * stride, 32),
+                (&uniforms, i as u64 * stride, 48),
                 &[(a, aw.0, aw.1), (b, 0, k * n * 4), (&c, cw.0, cw.1)],
             );
             gpu.dispatch(&mut enc, &pipeline, &bg, tiles)?;

@@ -97,16 +97,13 @@ impl Context {
             self,
             w,
             || {
-                if madds == 0 {
-                    return Ok(Buffer::from_host(vec![0.0; mn]));
+                // C's size is the user's m x n: allocated fallibly (m = n = 2^20
+                // with k = 0 asks for 4 TiB).
+                let mut c = crate::host::try_filled(op, mn, 0.0f32)?;
+                if madds > 0 {
+                    cpu::matmul_into(&a.host()?, &b.host()?, &mut c, m, k, n);
                 }
-                Ok(Buffer::from_host(cpu::matmul(
-                    &a.host()?,
-                    &b.host()?,
-                    m,
-                    k,
-                    n,
-                )))
+                Ok(Buffer::from_host(c))
             },
             |g| {
                 let (da, db) = (a.device(g, op)?, b.device(g, op)?);
