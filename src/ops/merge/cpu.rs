@@ -1,0 +1,162 @@
+//! CPU twins of `shaders/merge.wgsl`: merge path on rayon.
+//!
+//! The output is cut into pieces (those of [`crate::cpu::for_each_chunk_mut`]);
+//! each piece finds where its first and last output elements come from with a
+//! binary search along its diagonal of the merge grid (the merge path), then
+//! merges its two input ranges sequentially into its own part of the output,
+//! with a branch-free inner loop. Ties take `a`'s element first. Keys compare
+//! by the total order of `sort` ([`total_key`]).
+//!
+//! The two ends of a piece are clamped so that its ranges hold exactly as many
+//! elements as the piece, whatever the input: unsorted inputs give an output of
+//! input elements in an unspecified order, never a panic.
+
+use std::mem::MaybeUninit;
+
+use crate::cpu::for_each_chunk_mut;
+use crate::element::Element;
+use crate::ops::sort::cpu::total_key;
+
+/// How many of the first `d` merged elements come from `a` (ties: `a` first):
+/// the merge path's crossing of diagonal `d`. Within `[d - b.len(), min(d, a.len())]`.
+#[inline]
+pub(crate) fn merge_path<T: Element>(a: &[T], b: &[T], d: usize) -> usize {
+    let mut lo = d.saturating_sub(b.len());
+    let mut hi = d.min(a.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if total_key(a[mid]) <= total_key(b[d - 1 - mid]) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The `a` range `[a_lo, a_end)` of output piece `[d0, d1)`, given the path's
+/// crossings at both ends: the end is clamped so that both ranges stay inside
+/// their arrays and hold `d1 - d0` elements together (a no-op for sorted inputs).
+#[inline]
+pub(crate) fn piece_range(
+    na: usize,
+    nb: usize,
+    d0: usize,
+    d1: usize,
+    a_lo: usize,
+    a_hi: usize,
+) -> (usize, usize) {
+    let low = a_lo.max(d1.saturating_sub(nb));
+    let high = (a_lo + (d1 - d0)).min(na);
+    (a_lo, a_hi.clamp(low, high))
+}
+
+/// Merges `a` and `b` (ties: `a` first) into `out`, which is exactly as long
+/// as both; calls `emit(k, from_a, index)` for each output `k`.
+#[inline]
+fn merge_seq<T: Element>(a: &[T], b: &[T], mut emit: impl FnMut(usize, bool, usize)) {
+    let (mut i, mut j, mut k) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        let take_a = total_key(a[i]) <= total_key(b[j]);
+        emit(k, take_a, if take_a { i } else { j });
+        i += take_a as usize;
+        j += !take_a as usize;
+        k += 1;
+    }
+    for i in i..a.len() {
+        emit(k, true, i);
+        k += 1;
+    }
+    for j in j..b.len() {
+        emit(k, false, j);
+        k += 1;
+    }
+}
+
+/// The pieces' input ranges for output piece `[start, start + len)`.
+fn ranges<T: Element>(
+    a: &[T],
+    b: &[T],
+    start: usize,
+    len: usize,
+) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    let (d0, d1) = (start, start + len);
+    let (a0, a1) = piece_range(
+        a.len(),
+        b.len(),
+        d0,
+        d1,
+        merge_path(a, b, d0),
+        merge_path(a, b, d1),
+    );
+    let b0 = d0 - a0;
+    (a0..a1, b0..b0 + (len - (a1 - a0)))
+}
+
+/// A `Vec` of `n` elements of which `fill` initialises every one.
+fn filled<T: Copy>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    fill(&mut out.spare_capacity_mut()[..n]);
+    // SAFETY: every caller's `fill` hands each piece of `0..n` to `merge_seq`,
+    // whose ranges hold exactly the piece's length (`ranges`), and writes every
+    // index `merge_seq` emits: each of the `n` elements is initialised.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `a` and `b` merged in ascending total order; on ties `a`'s elements first.
+/// Both must be sorted (by `sort`'s order) for the result to be sorted.
+pub fn merge<T: Element>(a: &[T], b: &[T]) -> Vec<T> {
+    filled(a.len() + b.len(), |out| {
+        for_each_chunk_mut(out, |start, piece| {
+            let (ra, rb) = ranges(a, b, start, piece.len());
+            let (pa, pb) = (&a[ra], &b[rb]);
+            merge_seq(pa, pb, |k, from_a, i| {
+                piece[k].write(if from_a { pa[i] } else { pb[i] });
+            });
+        })
+    })
+}
+
+/// Merges the pairs `(ka[i], va[i])` and `(kb[j], vb[j])` by key, as [`merge`]:
+/// the values follow their keys.
+///
+/// # Panics
+/// When a key slice and its value slice differ in length.
+pub fn merge_by_key<K: Element, V: Element>(
+    ka: &[K],
+    va: &[V],
+    kb: &[K],
+    vb: &[V],
+) -> (Vec<K>, Vec<V>) {
+    assert!(
+        ka.len() == va.len() && kb.len() == vb.len(),
+        "merge_by_key needs a value per key"
+    );
+    // The keys first, each piece recording where its elements came from
+    // would cost a pass; instead both outputs are filled piece by piece in
+    // one parallel loop over pairs of pieces.
+    let n = ka.len() + kb.len();
+    let mut keys: Vec<K> = Vec::with_capacity(n);
+    let vals = filled(n, |vout| {
+        let kout = &mut keys.spare_capacity_mut()[..n];
+        crate::cpu::for_each_chunk_mut2(kout, vout, |start, kp, vp| {
+            let (ra, rb) = ranges(ka, kb, start, kp.len());
+            let (pka, pkb) = (&ka[ra.clone()], &kb[rb.clone()]);
+            let (pva, pvb) = (&va[ra], &vb[rb]);
+            merge_seq(pka, pkb, |k, from_a, i| {
+                if from_a {
+                    kp[k].write(pka[i]);
+                    vp[k].write(pva[i]);
+                } else {
+                    kp[k].write(pkb[i]);
+                    vp[k].write(pvb[i]);
+                }
+            });
+        });
+    });
+    // SAFETY: the loop above wrote every key index exactly where it wrote the
+    // value of the same index, and `filled` proved every value index written.
+    unsafe { keys.set_len(n) };
+    (keys, vals)
+}
