@@ -52,24 +52,48 @@ pub(crate) fn piece_range(
 }
 
 /// Merges `a` and `b` (ties: `a` first) into `out`, which is exactly as long
-/// as both; calls `emit(k, from_a, index)` for each output `k`.
+/// as both, with a branch-free step (a select, not a jump: sorted random data
+/// would mispredict every other branch).
 #[inline]
-fn merge_seq<T: Element>(a: &[T], b: &[T], mut emit: impl FnMut(usize, bool, usize)) {
+fn merge_into<T: Element>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>]) {
+    debug_assert_eq!(a.len() + b.len(), out.len());
     let (mut i, mut j, mut k) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        let take_a = total_key(a[i]) <= total_key(b[j]);
-        emit(k, take_a, if take_a { i } else { j });
+        let (x, y) = (a[i], b[j]);
+        let take_a = total_key(x) <= total_key(y);
+        out[k].write(if take_a { x } else { y });
         i += take_a as usize;
         j += !take_a as usize;
         k += 1;
     }
-    for i in i..a.len() {
-        emit(k, true, i);
+    for (o, &x) in out[k..].iter_mut().zip(a[i..].iter().chain(&b[j..])) {
+        o.write(x);
+    }
+}
+
+/// As [`merge_into`], moving each key's value along with it.
+#[inline]
+fn merge_pairs_into<K: Element, V: Element>(
+    (ka, va): (&[K], &[V]),
+    (kb, vb): (&[K], &[V]),
+    kout: &mut [MaybeUninit<K>],
+    vout: &mut [MaybeUninit<V>],
+) {
+    let (mut i, mut j, mut k) = (0, 0, 0);
+    while i < ka.len() && j < kb.len() {
+        let (x, y) = (ka[i], kb[j]);
+        let take_a = total_key(x) <= total_key(y);
+        kout[k].write(if take_a { x } else { y });
+        vout[k].write(if take_a { va[i] } else { vb[j] });
+        i += take_a as usize;
+        j += !take_a as usize;
         k += 1;
     }
-    for j in j..b.len() {
-        emit(k, false, j);
-        k += 1;
+    let keys = ka[i..].iter().chain(&kb[j..]);
+    let vals = va[i..].iter().chain(&vb[j..]);
+    for ((ko, vo), (&x, &v)) in kout[k..].iter_mut().zip(&mut vout[k..]).zip(keys.zip(vals)) {
+        ko.write(x);
+        vo.write(v);
     }
 }
 
@@ -97,9 +121,10 @@ fn ranges<T: Element>(
 fn filled<T: Copy>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(n);
     fill(&mut out.spare_capacity_mut()[..n]);
-    // SAFETY: every caller's `fill` hands each piece of `0..n` to `merge_seq`,
-    // whose ranges hold exactly the piece's length (`ranges`), and writes every
-    // index `merge_seq` emits: each of the `n` elements is initialised.
+    // SAFETY: every caller's `fill` hands each piece of `0..n` to `merge_into`
+    // or `merge_pairs_into`, whose two ranges hold exactly the piece's length
+    // (`ranges`) and which write every element of the piece: the loop writes
+    // one per step until a range runs out, the tail copy the rest.
     unsafe { out.set_len(n) };
     out
 }
@@ -110,10 +135,7 @@ pub fn merge<T: Element>(a: &[T], b: &[T]) -> Vec<T> {
     filled(a.len() + b.len(), |out| {
         for_each_chunk_mut(out, |start, piece| {
             let (ra, rb) = ranges(a, b, start, piece.len());
-            let (pa, pb) = (&a[ra], &b[rb]);
-            merge_seq(pa, pb, |k, from_a, i| {
-                piece[k].write(if from_a { pa[i] } else { pb[i] });
-            });
+            merge_into(&a[ra], &b[rb], piece);
         })
     })
 }
@@ -133,26 +155,16 @@ pub fn merge_by_key<K: Element, V: Element>(
         ka.len() == va.len() && kb.len() == vb.len(),
         "merge_by_key needs a value per key"
     );
-    // The keys first, each piece recording where its elements came from
-    // would cost a pass; instead both outputs are filled piece by piece in
-    // one parallel loop over pairs of pieces.
+    // Both outputs are filled piece by piece in one parallel loop.
     let n = ka.len() + kb.len();
     let mut keys: Vec<K> = Vec::with_capacity(n);
     let vals = filled(n, |vout| {
         let kout = &mut keys.spare_capacity_mut()[..n];
         crate::cpu::for_each_chunk_mut2(kout, vout, |start, kp, vp| {
             let (ra, rb) = ranges(ka, kb, start, kp.len());
-            let (pka, pkb) = (&ka[ra.clone()], &kb[rb.clone()]);
-            let (pva, pvb) = (&va[ra], &vb[rb]);
-            merge_seq(pka, pkb, |k, from_a, i| {
-                if from_a {
-                    kp[k].write(pka[i]);
-                    vp[k].write(pva[i]);
-                } else {
-                    kp[k].write(pkb[i]);
-                    vp[k].write(pvb[i]);
-                }
-            });
+            let a = (&ka[ra.clone()], &va[ra]);
+            let b = (&kb[rb.clone()], &vb[rb]);
+            merge_pairs_into(a, b, kp, vp);
         });
     });
     // SAFETY: the loop above wrote every key index exactly where it wrote the
