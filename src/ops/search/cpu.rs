@@ -5,7 +5,8 @@
 //! lock-step with a branch-free halving, so that each step issues `GROUP`
 //! independent loads: a cache miss of one query overlaps those of the others
 //! instead of stalling the core, which is where a plain `partition_point` loop
-//! spends its time once the array is larger than the cache. Keys compare by
+//! spends its time once the array is larger than the cache ([`IN_CACHE`];
+//! below it, queries go one at a time through `partition_point`). Keys compare by
 //! `sort`'s total order ([`total_key`]). Any input gives indices in `0..=len`.
 
 use std::mem::MaybeUninit;
@@ -16,6 +17,9 @@ use crate::ops::sort::cpu::total_key;
 
 /// Queries that descend together.
 const GROUP: usize = 16;
+/// Sorted arrays up to this many bytes are searched one query at a time: they
+/// stay in the cache, where lock-step groups only add work.
+const IN_CACHE: usize = 1 << 20;
 
 /// Insertion points of `qs` into `sorted` (not empty) into `out`.
 #[inline]
@@ -50,8 +54,21 @@ fn search<T: Element, const UPPER: bool>(sorted: &[T], queries: &[T]) -> Vec<u32
     if sorted.is_empty() {
         return vec![0; queries.len()];
     }
+    let in_cache = std::mem::size_of_val(sorted) <= IN_CACHE;
     collect_pieces(queries.len(), |start, piece| {
         let qs = &queries[start..start + piece.len()];
+        if in_cache {
+            // No misses to overlap: one query at a time is faster.
+            for (o, &q) in piece.iter_mut().zip(qs) {
+                let k = total_key(q);
+                let r = match UPPER {
+                    true => sorted.partition_point(|&s| total_key(s) <= k),
+                    false => sorted.partition_point(|&s| total_key(s) < k),
+                };
+                o.write(r as u32);
+            }
+            return;
+        }
         for (q, o) in qs.chunks(GROUP).zip(piece.chunks_mut(GROUP)) {
             search_group::<T, UPPER>(sorted, q, o);
         }
