@@ -56,12 +56,19 @@ pub(crate) fn piece_range(
 /// would mispredict every other branch).
 #[inline]
 fn merge_into<T: Element>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>]) {
-    debug_assert_eq!(a.len() + b.len(), out.len());
+    assert_eq!(
+        a.len() + b.len(),
+        out.len(),
+        "merge_into needs room for both"
+    );
     let (mut i, mut j, mut k) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
+        // SAFETY: i < a.len() and j < b.len() (the loop's condition), and
+        // k == i + j < a.len() + b.len() == out.len() (asserted above).
+        let (x, y) = unsafe { (*a.get_unchecked(i), *b.get_unchecked(j)) };
         let take_a = total_key(x) <= total_key(y);
-        out[k].write(if take_a { x } else { y });
+        // SAFETY: k < out.len(), as above.
+        unsafe { out.get_unchecked_mut(k) }.write(if take_a { x } else { y });
         i += take_a as usize;
         j += !take_a as usize;
         k += 1;
