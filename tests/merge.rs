@@ -274,3 +274,36 @@ fn length_mismatch_and_empty_inputs() {
         assert_eq!(ctx.merge(&k, &none).unwrap().to_vec().unwrap(), [1, 2, 3]);
     }
 }
+
+#[test]
+fn auto_runs_and_records_every_new_op() {
+    let ctx = common::context();
+    let a = ctx
+        .upload(&sorted::<u32>(Pattern::Random, 70_001, 1))
+        .unwrap();
+    let b = ctx
+        .upload(&sorted::<u32>(Pattern::Random, 5_003, 2))
+        .unwrap();
+    let m = ctx.merge(&a, &b).unwrap();
+    assert_eq!(ctx.last_run().unwrap().op, "merge");
+    let m = m.to_vec().unwrap();
+    assert!(m.windows(2).all(|w| w[0] <= w[1]) && m.len() == 75_004);
+    ctx.merge_by_key(&a, &a, &b, &b).unwrap();
+    assert_eq!(ctx.last_run().unwrap().op, "merge_by_key");
+    let i = ctx.lower_bound(&a, &b).unwrap().to_vec().unwrap();
+    assert_eq!(ctx.last_run().unwrap().op, "lower_bound");
+    let av = a.to_vec().unwrap();
+    let bv = b.to_vec().unwrap();
+    assert!(i
+        .iter()
+        .zip(&bv)
+        .all(|(&i, &q)| i as usize == av.partition_point(|&s| s < q)));
+    ctx.upper_bound(&a, &b).unwrap();
+    assert_eq!(ctx.last_run().unwrap().op, "upper_bound");
+    ctx.sequence::<u32>(1000, 0, 1).unwrap();
+    assert_eq!(ctx.last_run().unwrap().op, "sequence");
+    ctx.adjacent_difference(&a).unwrap();
+    assert_eq!(ctx.last_run().unwrap().op, "adjacent_difference");
+    ctx.slice(&a, 3..7).unwrap();
+    assert_eq!(ctx.last_run().unwrap().op, "slice");
+}
