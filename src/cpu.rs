@@ -68,6 +68,27 @@ pub fn for_each_chunk_mut<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + 
         .for_each(|(i, c)| f(i * piece, c));
 }
 
+/// As [`for_each_chunk_mut`], over two outputs of equal length cut at the same
+/// places: `f(start, piece_a, piece_b)`.
+pub fn for_each_chunk_mut2<A: Send, B: Send>(
+    a: &mut [A],
+    b: &mut [B],
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    assert_eq!(a.len(), b.len(), "for_each_chunk_mut2 needs equal lengths");
+    if a.len() < PAR_MIN {
+        f(0, a, b);
+        return;
+    }
+    let piece = (a.len() / (4 * threads()))
+        .clamp(4096, CHUNK)
+        .next_multiple_of(64);
+    a.par_chunks_mut(piece)
+        .zip(b.par_chunks_mut(piece))
+        .enumerate()
+        .for_each(|(i, (x, y))| f(i * piece, x, y));
+}
+
 /// Work of unknown cost per element (a user's kernel) goes parallel below
 /// [`PAR_MIN`] elements when its first piece predicts the rest takes at least
 /// this long: far more than waking rayon's threads costs.

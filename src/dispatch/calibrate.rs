@@ -42,6 +42,7 @@ pub const CALIBRATED_OPS: &[&str] = &[
     "matmul",
     "map",
     "map_reduce",
+    "merge",
 ];
 
 /// log2 of the element counts measured.
@@ -83,6 +84,8 @@ struct Inputs {
     y: Buffer<f32>,
     keys: Buffer<u32>,
     idx: Buffer<u32>,
+    /// Two sorted halves that interleave irregularly, for merges.
+    sorted: (Buffer<u32>, Buffer<u32>),
 }
 
 fn inputs(ctx: &Context, n: usize) -> Result<Inputs> {
@@ -94,6 +97,18 @@ fn inputs(ctx: &Context, n: usize) -> Result<Inputs> {
         y: ctx.from_vec((0..n).map(|i| (i % 7) as f32).collect())?,
         keys: ctx.from_vec((0..n).map(mix).collect())?,
         idx: ctx.from_vec((0..n).map(|i| mix(i) % n as u32).collect())?,
+        sorted: (
+            ctx.from_vec(
+                (0..n as u32 / 2)
+                    .map(|i| i * 4 + mix(i as usize) % 3)
+                    .collect(),
+            )?,
+            ctx.from_vec(
+                (0..n as u32 / 2)
+                    .map(|i| i * 4 + 1 + mix(i as usize) % 5)
+                    .collect(),
+            )?,
+        ),
     })
 }
 
@@ -119,6 +134,7 @@ fn run_op(ctx: &Context, name: &str, inp: &Inputs, kernels: &Kernels) -> Result<
         }
         "transpose" => ctx.transpose(x, inp.n >> 5, 32).map(drop),
         "map" => ctx.map(&kernels.map, [x, y], [2.0]).map(drop),
+        "merge" => ctx.merge(&inp.sorted.0, &inp.sorted.1).map(drop),
         "map_reduce" => ctx.map_reduce(&kernels.map_reduce, [x, y], []).map(drop),
         _ => Ok(()),
     }

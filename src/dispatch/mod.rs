@@ -274,7 +274,7 @@ pub(crate) fn curve_index(op: &str) -> usize {
         "dot" => 1,
         "argmax" | "argmin" | "min" | "max" => 2,
         "add" | "sub" | "mul" => 3,
-        "scale" | "fill" => 4,
+        "scale" | "fill" | "sequence" | "adjacent_difference" => 4,
         "axpy" => 5,
         "inclusive_scan" | "exclusive_scan" => 6,
         "compact_if" | "compact" | "count_if" => 7,
@@ -289,11 +289,12 @@ pub(crate) fn curve_index(op: &str) -> usize {
         "sort" => 8,
         "sort_by_key" => 9,
         "histogram" => 10,
-        "gather" => 11,
+        "gather" | "lower_bound" | "upper_bound" => 11,
         "scatter" => 12,
         "transpose" => 13,
         "matmul" => 14,
         "map_reduce" => 16,
+        "merge" | "merge_by_key" => 17,
         _ => 15,
     }
 }

@@ -2,16 +2,21 @@
 //! (argument checks and the work estimate), `cpu.rs` the rayon twin (public, and
 //! usable on plain slices), `gpu.rs` the launch of the WGSL kernel of the same name.
 
+pub mod adjacent_difference;
 pub mod by_key;
 pub mod compact;
 pub mod elementwise;
 pub mod gather;
 pub mod histogram;
 pub mod matmul;
+pub mod merge;
 pub mod partition;
 pub mod reduce;
 pub mod scan;
+pub mod search;
 pub mod segmented_reduce;
+pub mod sequence;
+pub mod slice;
 pub mod sort;
 
 use std::sync::Arc;
@@ -45,6 +50,10 @@ static BUILTIN_KERNELS: &[&KernelSpec] = &[
     &by_key::gpu::BY_KEY,
     &partition::gpu::PARTITION,
     &segmented_reduce::gpu::SEGMENTED_REDUCE,
+    &merge::gpu::MERGE,
+    &search::gpu::SEARCH,
+    &sequence::gpu::SEQUENCE,
+    &adjacent_difference::gpu::ADJACENT_DIFFERENCE,
 ];
 
 /// The dispatcher's view of a call over `inputs`: the first input's length is

@@ -14,6 +14,8 @@ pub enum Data {
     U32(Vec<u32>),
     /// Two square f32 matrices of side `usize`.
     Mat(usize, Vec<f32>, Vec<f32>),
+    /// Two u32 vectors (merges: both sorted; searches: sorted, queries).
+    U32Pair(Vec<u32>, Vec<u32>),
 }
 
 /// The same data as tandem buffers, already where the context wants them.
@@ -24,6 +26,8 @@ pub enum Resident {
     U32(Buffer<u32>),
     /// Two square matrices.
     Mat(usize, Buffer<f32>, Buffer<f32>),
+    /// Two u32 buffers.
+    U32Pair(Buffer<u32>, Buffer<u32>),
 }
 
 /// One benchmarked op.
@@ -95,6 +99,7 @@ pub fn upload(ctx: &Context, data: &Data) -> Result<Resident> {
         Data::F32(a, b) => Resident::F32(ctx.upload(a)?, ctx.upload(b)?),
         Data::U32(a) => Resident::U32(ctx.upload(a)?),
         Data::Mat(s, a, b) => Resident::Mat(*s, ctx.upload(a)?, ctx.upload(b)?),
+        Data::U32Pair(a, b) => Resident::U32Pair(ctx.upload(a)?, ctx.upload(b)?),
     })
 }
 
@@ -106,13 +111,19 @@ pub fn prefetch(ctx: &Context, r: &Resident) -> Result<()> {
             ctx.prefetch(b)
         }
         Resident::U32(a) => ctx.prefetch(a),
+        Resident::U32Pair(a, b) => {
+            ctx.prefetch(a)?;
+            ctx.prefetch(b)
+        }
     }
 }
 
 fn pair(r: &Resident) -> (&Buffer<f32>, &Buffer<f32>) {
     match r {
         Resident::F32(a, b) | Resident::Mat(_, a, b) => (a, b),
-        Resident::U32(_) => panic!("case data mismatch: a u32 case got f32 buffers"),
+        Resident::U32(_) | Resident::U32Pair(..) => {
+            panic!("case data mismatch: a u32 case got f32 buffers")
+        }
     }
 }
 
@@ -126,13 +137,48 @@ fn one_u32(r: &Resident) -> &Buffer<u32> {
 fn f32s(d: &Data) -> (&[f32], &[f32]) {
     match d {
         Data::F32(a, b) | Data::Mat(_, a, b) => (a, b),
-        Data::U32(_) => panic!("case data mismatch"),
+        Data::U32(_) | Data::U32Pair(..) => panic!("case data mismatch"),
     }
 }
 
 fn u32s(d: &Data) -> &[u32] {
     match d {
         Data::U32(a) => a,
+        _ => panic!("case data mismatch"),
+    }
+}
+
+/// Two sorted u32 halves of `n` elements in all, for merges.
+fn sorted_halves(n: usize) -> Data {
+    let Data::U32(mut v) = u32_data(n) else {
+        unreachable!()
+    };
+    let mut b = v.split_off(n / 2);
+    v.sort_unstable();
+    b.sort_unstable();
+    Data::U32Pair(v, b)
+}
+
+/// `n` sorted u32 keys and `n` random queries, for searches.
+fn sorted_and_queries(n: usize) -> Data {
+    let Data::U32(mut s) = u32_data(n) else {
+        unreachable!()
+    };
+    s.sort_unstable();
+    let q = s.iter().map(|x| x.rotate_left(7)).collect();
+    Data::U32Pair(s, q)
+}
+
+fn two_u32(r: &Resident) -> (&Buffer<u32>, &Buffer<u32>) {
+    match r {
+        Resident::U32Pair(a, b) => (a, b),
+        _ => panic!("case data mismatch: a pair case got other buffers"),
+    }
+}
+
+fn u32_pair(d: &Data) -> (&[u32], &[u32]) {
+    match d {
+        Data::U32Pair(a, b) => (a, b),
         _ => panic!("case data mismatch"),
     }
 }
@@ -212,6 +258,53 @@ pub fn all() -> Vec<Case> {
             peer_fn: |d| {
                 let mut v = u32s(d).to_vec();
                 v.par_sort_unstable();
+                std::hint::black_box(v);
+            },
+        },
+        Case {
+            op: "merge",
+            peer: "sequential merge loop",
+            square: false,
+            splittable: false,
+            make: sorted_halves,
+            run: |c, r, back| {
+                let (a, b) = two_u32(r);
+                finish(c.merge(a, b)?, back)
+            },
+            peer_fn: |d| {
+                let (a, b) = u32_pair(d);
+                let mut out = Vec::with_capacity(a.len() + b.len());
+                let (mut i, mut j) = (0, 0);
+                while i < a.len() && j < b.len() {
+                    if a[i] <= b[j] {
+                        out.push(a[i]);
+                        i += 1;
+                    } else {
+                        out.push(b[j]);
+                        j += 1;
+                    }
+                }
+                out.extend_from_slice(&a[i..]);
+                out.extend_from_slice(&b[j..]);
+                std::hint::black_box(out);
+            },
+        },
+        Case {
+            op: "lower_bound",
+            peer: "sequential partition_point",
+            square: false,
+            splittable: false,
+            make: sorted_and_queries,
+            run: |c, r, back| {
+                let (s, q) = two_u32(r);
+                finish(c.lower_bound(s, q)?, back)
+            },
+            peer_fn: |d| {
+                let (s, q) = u32_pair(d);
+                let v: Vec<u32> = q
+                    .iter()
+                    .map(|&x| s.partition_point(|&y| y < x) as u32)
+                    .collect();
                 std::hint::black_box(v);
             },
         },
