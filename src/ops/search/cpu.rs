@@ -55,24 +55,28 @@ fn search<T: Element, const UPPER: bool>(sorted: &[T], queries: &[T]) -> Vec<u32
         return vec![0; queries.len()];
     }
     let in_cache = std::mem::size_of_val(sorted) <= IN_CACHE;
-    collect_pieces(queries.len(), |start, piece| {
-        let qs = &queries[start..start + piece.len()];
-        if in_cache {
-            // No misses to overlap: one query at a time is faster.
-            for (o, &q) in piece.iter_mut().zip(qs) {
-                let k = total_key(q);
-                let r = match UPPER {
-                    true => sorted.partition_point(|&s| total_key(s) <= k),
-                    false => sorted.partition_point(|&s| total_key(s) < k),
-                };
-                o.write(r as u32);
+    // SAFETY: `qs` is as long as `piece`; both paths write one output per query
+    // (`search_group` writes `out[..qs.len()]` for chunks of equal length).
+    unsafe {
+        collect_pieces(queries.len(), |start, piece| {
+            let qs = &queries[start..start + piece.len()];
+            if in_cache {
+                // No misses to overlap: one query at a time is faster.
+                for (o, &q) in piece.iter_mut().zip(qs) {
+                    let k = total_key(q);
+                    let r = match UPPER {
+                        true => sorted.partition_point(|&s| total_key(s) <= k),
+                        false => sorted.partition_point(|&s| total_key(s) < k),
+                    };
+                    o.write(r as u32);
+                }
+                return;
             }
-            return;
-        }
-        for (q, o) in qs.chunks(GROUP).zip(piece.chunks_mut(GROUP)) {
-            search_group::<T, UPPER>(sorted, q, o);
-        }
-    })
+            for (q, o) in qs.chunks(GROUP).zip(piece.chunks_mut(GROUP)) {
+                search_group::<T, UPPER>(sorted, q, o);
+            }
+        })
+    }
 }
 
 /// For each query `q`, the number of elements of `sorted` that come before `q`

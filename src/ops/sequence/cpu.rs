@@ -22,9 +22,12 @@ fn at<T: Element>(i: usize, start: T, step: T) -> T {
 
 /// `start, start + step, ..., start + (n - 1) * step` (see the module docs).
 pub fn sequence<T: Element>(n: usize, start: T, step: T) -> Vec<T> {
-    collect_pieces(n, |first, piece| {
-        for (k, o) in piece.iter_mut().enumerate() {
-            o.write(at(first + k, start, step));
-        }
-    })
+    // SAFETY: the loop writes every element of its piece.
+    unsafe {
+        collect_pieces(n, |first, piece| {
+            for (k, o) in piece.iter_mut().enumerate() {
+                o.write(at(first + k, start, step));
+            }
+        })
+    }
 }

@@ -128,6 +128,7 @@ impl Context {
             predicted_split: None,
             gpu_share: None,
             fallback: None,
+            error: None,
             elapsed: start_time.elapsed(),
         });
         Ok(out)
