@@ -32,6 +32,7 @@ pub mod dispatch;
 pub mod element;
 pub mod error;
 pub mod gpu;
+pub mod host_pool;
 pub mod kernel;
 pub mod ops;
 pub mod testing;
@@ -43,6 +44,7 @@ pub use dispatch::{RunRecord, Side};
 pub use element::{Element, ScalarType};
 pub use error::{Error, ErrorKind, Result};
 pub use gpu::{list_adapters, AdapterSummary, GpuInfo};
+pub use host_pool::HostPoolStats;
 pub use kernel::MapKernel;
 pub use ops::compact::Compare;
 

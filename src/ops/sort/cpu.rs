@@ -24,6 +24,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{threads, PAR_MIN};
 use crate::element::{Element, ScalarType};
+use crate::host_pool::{give, take_filled};
 
 /// Elements below which a comparison sort beats the radix passes.
 pub const SMALL: usize = 384;
@@ -255,25 +256,6 @@ where
     });
 }
 
-/// `n` zeroed elements straight from the allocator: large blocks come as fresh
-/// zero pages, first touched by the parallel scatter that fills them, instead of
-/// a sequential fill here.
-fn zeroed_vec<I: Copy + bytemuck::Zeroable>(n: usize) -> Vec<I> {
-    if n == 0 || std::mem::size_of::<I>() == 0 {
-        return vec![I::zeroed(); n];
-    }
-    let layout = std::alloc::Layout::array::<I>(n).expect("sort scratch too large");
-    // SAFETY: `layout` has a nonzero size (n > 0 and I is not zero-sized).
-    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<I>();
-    if p.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    // SAFETY: `p` comes from the global allocator with the layout of `n` I's
-    // (so capacity `n`), and all-zero bytes are a valid `I` (`Zeroable`), so all
-    // `n` elements are initialised.
-    unsafe { Vec::from_raw_parts(p, n, n) }
-}
-
 /// Sorts `items` (stable) by `key`, a total-order key of `key_bytes` bytes.
 fn sort_items<I, K>(mut items: Vec<I>, key_bytes: usize, key: K) -> Vec<I>
 where
@@ -284,7 +266,7 @@ where
         items.sort_by_key(|&x| key(x));
         return items;
     }
-    let mut scratch = zeroed_vec(items.len());
+    let mut scratch = crate::host_pool::zeroed(items.len());
     if msd(&mut items, &mut scratch, key_bytes - 1, &key) {
         scratch
     } else {
@@ -303,14 +285,16 @@ pub fn sort<T: Element>(x: &[T]) -> Vec<T> {
     if x.len() < PAR_MIN || std::mem::size_of_val(x) * 2 <= CACHE_BYTES {
         return sort_items(x.to_vec(), T::SCALAR.size(), key);
     }
-    let mut out: Vec<T> = zeroed_vec(x.len());
-    let mut scratch: Vec<T> = zeroed_vec(x.len());
+    // Pooled blocks where they fit (both are written before they are read).
+    let mut out: Vec<T> = take_filled(x.len());
+    let mut scratch: Vec<T> = take_filled(x.len());
     match split(x, &mut scratch, T::SCALAR.size() - 1, &key) {
         // Every key is equal (and equal keys are equal bit patterns).
         None => out.copy_from_slice(x),
         Some((0, _)) => out.copy_from_slice(&scratch),
         Some((top, total)) => sort_buckets(&mut scratch, &mut out, &total, top - 1, &key),
     }
+    give(scratch);
     out
 }
 
