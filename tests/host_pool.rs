@@ -67,7 +67,11 @@ fn a_dropped_output_is_reused_by_the_next_one_and_results_stay_right() {
         let y = ctx.inclusive_scan(&x).unwrap();
         assert_eq!(y.to_vec().unwrap(), want, "round {round}");
     }
-    assert_eq!(reused_since(&before), 3, "each output took the last one's block");
+    assert_eq!(
+        reused_since(&before),
+        3,
+        "each output took the last one's block"
+    );
     // A reused block's old contents never show: a sort, an add, an upload and an
     // exclusive scan in blocks that held scans.
     let sorted = ctx.sort(&x).unwrap().to_vec().unwrap();
@@ -75,7 +79,10 @@ fn a_dropped_output_is_reused_by_the_next_one_and_results_stay_right() {
     s.sort_unstable();
     assert_eq!(sorted, s);
     let z = ctx.zeros::<u32>(N).unwrap();
-    assert_eq!(ctx.add(&x, &z).unwrap().to_vec().unwrap(), x.to_vec().unwrap());
+    assert_eq!(
+        ctx.add(&x, &z).unwrap().to_vec().unwrap(),
+        x.to_vec().unwrap()
+    );
     let small = data(N - 7, 9);
     assert_eq!(ctx.upload(&small).unwrap().into_vec().unwrap(), small);
     let ex = ctx.exclusive_scan(&x).unwrap().to_vec().unwrap();
@@ -105,7 +112,11 @@ fn only_blocks_from_the_size_up_to_twice_it_are_taken() {
     let before = host_pool::stats();
     let q = ctx.inclusive_scan(&quarter).unwrap();
     assert_eq!(q.to_vec().unwrap(), scan_ref(&quarter.to_vec().unwrap()));
-    assert_eq!(reused_since(&before), 0, "a block over twice the size is not taken");
+    assert_eq!(
+        reused_since(&before),
+        0,
+        "a block over twice the size is not taken"
+    );
     let before = host_pool::stats();
     let y = ctx.inclusive_scan(&near).unwrap();
     assert_eq!(y.to_vec().unwrap(), scan_ref(&near.to_vec().unwrap()));
@@ -157,7 +168,10 @@ fn release_on_request_the_bound_and_the_last_context_free_the_memory() {
         .host_pool_bytes(6 << 20)
         .build()
         .unwrap();
-    let (y1, y2) = (tight.inclusive_scan(&x).unwrap(), tight.inclusive_scan(&x).unwrap());
+    let (y1, y2) = (
+        tight.inclusive_scan(&x).unwrap(),
+        tight.inclusive_scan(&x).unwrap(),
+    );
     drop((y1, y2));
     let s = tight.host_pool_stats();
     assert_eq!((s.held_blocks, s.limit_bytes), (1, 6 << 20));
@@ -179,7 +193,11 @@ fn release_on_request_the_bound_and_the_last_context_free_the_memory() {
     assert!(host_pool::stats().held_bytes > 0);
     let kept = ctx.inclusive_scan(&x).unwrap();
     drop((ctx, ctx2));
-    assert_eq!(host_pool::stats().held_bytes, 0, "the last context empties the pool");
+    assert_eq!(
+        host_pool::stats().held_bytes,
+        0,
+        "the last context empties the pool"
+    );
     // A buffer outliving every context frees its memory instead of pooling it.
     drop(kept);
     drop(x);
@@ -200,7 +218,10 @@ fn threads_sharing_a_context_get_right_answers_from_pooled_blocks() {
                     let n = (1 << 16) + ((t * 7 + round * 3) % 5) as usize * 40_000;
                     let x = data(n, t * 100 + round + 1);
                     let bx = ctx.upload(&x).unwrap();
-                    assert_eq!(ctx.inclusive_scan(&bx).unwrap().to_vec().unwrap(), scan_ref(&x));
+                    assert_eq!(
+                        ctx.inclusive_scan(&bx).unwrap().to_vec().unwrap(),
+                        scan_ref(&x)
+                    );
                     let mut sorted = x.clone();
                     sorted.sort_unstable();
                     assert_eq!(ctx.sort(&bx).unwrap().into_vec().unwrap(), sorted);
