@@ -22,7 +22,7 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::{threads, CHUNK, PAR_MIN};
+use crate::cpu::{threads, PAR_MIN};
 use crate::element::{Element, ScalarType};
 use crate::host_pool::{give, take_filled};
 
