@@ -326,6 +326,10 @@ struct FastF32 {
     bins: usize,
     /// `edges[k]`: the smallest f32 in bin `k` (as the keys of the plan), `edges[bins] = hi`.
     edges: Vec<f32>,
+    /// The guess alone is the rule's bin for every float in range (checked per
+    /// bin as below); then no edge is read at all. True for the common ranges
+    /// whose width divides well, such as [0, 1) with a power-of-two bin count.
+    exact: bool,
 }
 
 /// A bin's lower edge and its count, side by side.
@@ -345,6 +349,42 @@ fn unkey_f32(k: u32) -> f32 {
 }
 
 impl FastF32 {
+    /// [`FastF32::count_seq`] when the guess is the bin: the plain loop.
+    fn count_exact(&self, x: &[f32], counts: &mut [u32]) {
+        let (bins, lo, hi) = (self.bins, self.lo, self.hi);
+        if bins > 4096 {
+            for &v in x {
+                if v >= lo && v < hi {
+                    let g = self.guess(v);
+                    counts[g] = counts[g].wrapping_add(1);
+                }
+            }
+            return;
+        }
+        // Four interleaved sub-histograms: equal neighbours hit different counters.
+        let mut lanes = vec![0u32; 4 * bins];
+        let mut quads = x.chunks_exact(4);
+        for q in &mut quads {
+            for (lane, &v) in lanes.chunks_exact_mut(bins).zip(q) {
+                if v >= lo && v < hi {
+                    let g = self.guess(v);
+                    lane[g] = lane[g].wrapping_add(1);
+                }
+            }
+        }
+        for &v in quads.remainder() {
+            if v >= lo && v < hi {
+                let g = self.guess(v);
+                lanes[g] = lanes[g].wrapping_add(1);
+            }
+        }
+        for lane in lanes.chunks_exact(bins) {
+            for (c, &l) in counts.iter_mut().zip(lane) {
+                *c = c.wrapping_add(l);
+            }
+        }
+    }
+
     fn new(b: &Bins<u32>) -> Option<Self> {
         let bins = b.bins;
         let edges: Vec<f32> = b.edges.iter().map(|&k| unkey_f32(k)).collect();
@@ -353,22 +393,29 @@ impl FastF32 {
         if !(scale.is_normal() && (hi - lo).is_normal()) {
             return None;
         }
-        let fast = FastF32 {
+        let mut fast = FastF32 {
             lo,
             hi,
             scale,
             bins,
             edges,
+            exact: false,
         };
-        let ok = (0..bins).all(|k| {
+        // Each nonempty bin's first and last float: the guess within one bin of
+        // the rule's (then the step is exact), or equal to it (then so is the
+        // guess, everywhere: both are monotone, and the guess steps over empty bins).
+        let (mut near, mut exact) = (true, true);
+        for k in 0..bins {
             let (a, end) = (fast.edges[k], fast.edges[k + 1]);
             if a >= end {
-                return true; // an empty bin
+                continue; // an empty bin
             }
-            let z = end.next_down();
-            fast.guess(a) + 1 >= k && fast.guess(z) <= k + 1
-        });
-        ok.then_some(fast)
+            let (ga, gz) = (fast.guess(a), fast.guess(end.next_down()));
+            near &= ga + 1 >= k && gz <= k + 1;
+            exact &= ga == k && gz == k;
+        }
+        fast.exact = exact;
+        near.then_some(fast)
     }
 
     #[inline(always)]
@@ -378,6 +425,10 @@ impl FastF32 {
 
     /// Counts `x` into `counts` (length `bins`), adding to what is there.
     fn count_seq(&self, x: &[f32], counts: &mut [u32]) {
+        if self.exact {
+            self.count_exact(x, counts);
+            return;
+        }
         let bins = self.bins;
         // Four interleaved sub-histograms for few bins: equal neighbours hit
         // different counters. Many bins: one, to stay in cache.
@@ -516,6 +567,16 @@ mod tests {
             }
             let mut got = vec![0u32; bins];
             fast.count_seq(&xs, &mut got);
+            if fast.exact {
+                // The stepping loop must agree too.
+                let mut stepped = vec![0u32; bins];
+                let inexact = FastF32 {
+                    exact: false,
+                    ..fast
+                };
+                inexact.count_seq(&xs, &mut stepped);
+                assert_eq!(got, stepped, "bins {bins} over [{lo}, {hi})");
+            }
             let (klo, span) = (b.edges[0], b.edges[bins] - b.edges[0]);
             let mut want = vec![0u32; bins];
             count_seq(
