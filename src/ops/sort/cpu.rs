@@ -19,6 +19,11 @@
 //! -0 < +0 < ... < +inf < NaN), computed on the fly from the bits, so equal keys are
 //! equal bit patterns and the output is identical to the GPU's bit for bit.
 //! Below [`SMALL`] elements a comparison sort on the same keys runs instead.
+//! Large float sorts write their keys' bits in the first split, so that later
+//! passes move plain integers, and turn each bucket back once it is sorted.
+//! `sort_by_key` with 32-bit keys and values packs each pair in one u64 (key
+//! bits above value bits) and sorts by the upper half, stably. Output and scratch
+//! come from the host pool ([`crate::host_pool`]).
 
 use rayon::prelude::*;
 
