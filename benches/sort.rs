@@ -5,8 +5,12 @@
 //! sort, read back, all inside the timed region), `slice::sort_unstable` and rayon
 //! `par_sort_unstable` (both on a fresh copy, the copy included in their time as it
 //! is in tandem's, which returns a new buffer).
-//! Group `sort_by_key_u32/<n>` (2^20, 2^24): tandem CPU and GPU end to end, and
-//! rayon `par_sort_by_key` on (key, value) pairs (stable, as tandem is).
+//! The best radix-sort crates join them (issue 18): `voracious_mt_sort` and
+//! `rdst`, each sorting in place a copy refilled before each run, outside the
+//! timed region (`iter_custom`), which is stricter for tandem than for them.
+//! Group `sort_by_key_u32/<n>` (2^20, 2^24): tandem CPU and GPU end to end,
+//! rayon `par_sort_by_key` on (key, value) pairs (stable, as tandem is), and
+//! both radix crates on a key-value struct (unstable).
 //!
 //! `TANDEM_BENCH_MAX_LOG2` caps the largest size (default 24). On a software
 //! adapter (lavapipe, llvmpipe) the GPU rows stop at 2^20: its radix sort runs at
@@ -20,6 +24,22 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use tandem::{Context, Policy};
+
+#[path = "../examples/cpu_roof/peers.rs"]
+mod peers;
+
+/// Times `sort` on a copy of `data` refilled before each run (untimed).
+fn in_place<T: Copy>(data: &[T], iters: u64, sort: impl Fn(&mut [T])) -> Duration {
+    let mut v = data.to_vec();
+    let mut t = Duration::ZERO;
+    for _ in 0..iters {
+        v.copy_from_slice(data);
+        let start = Instant::now();
+        sort(black_box(&mut v));
+        t += start.elapsed();
+    }
+    t
+}
 
 fn max_log2() -> u32 {
     std::env::var("TANDEM_BENCH_MAX_LOG2")
@@ -107,6 +127,12 @@ fn sort_u32(c: &mut Criterion) {
                 })
             },
         );
+        group.bench_with_input(BenchmarkId::new("voracious_mt_sort", n), &data, |b, d| {
+            b.iter_custom(|iters| in_place(d, iters, peers::voracious_mt))
+        });
+        group.bench_with_input(BenchmarkId::new("rdst", n), &data, |b, d| {
+            b.iter_custom(|iters| in_place(d, iters, peers::rdst_sort))
+        });
     }
     group.finish();
 }
@@ -149,6 +175,17 @@ fn sort_by_key_u32(c: &mut Criterion) {
                 pairs.par_sort_by_key(|p| p.0);
                 pairs
             })
+        });
+        let pairs: Vec<peers::KeyValue> = keys
+            .iter()
+            .zip(&vals)
+            .map(|(&key, &value)| peers::KeyValue { key, value })
+            .collect();
+        group.bench_function(BenchmarkId::new("voracious_mt_sort_pairs", n), |b| {
+            b.iter_custom(|iters| in_place(&pairs, iters, peers::voracious_mt))
+        });
+        group.bench_function(BenchmarkId::new("rdst_pairs", n), |b| {
+            b.iter_custom(|iters| in_place(&pairs, iters, peers::rdst_sort))
         });
     }
     group.finish();

@@ -163,7 +163,9 @@ impl<T: Element> Buffer<T> {
         let mut s = self.lock();
         let alive = s.device.as_ref().is_some_and(|d| !d.gpu.is_lost());
         if alive && s.host.is_some() {
-            s.host = None;
+            let host = s.host.take();
+            drop(s);
+            pool_host(host);
             return Ok(true);
         }
         Ok(false)
@@ -212,14 +214,14 @@ impl<T: Element> Buffer<T> {
     pub(crate) fn replace_host(&mut self, v: Vec<T>) {
         debug_assert_eq!(v.len(), self.len);
         let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        s.host = Some(Arc::new(v));
+        pool_host(s.host.replace(Arc::new(v)));
         s.device = None;
     }
 
     /// Replaces the contents with a device copy; the host copy becomes stale and is dropped.
     pub(crate) fn replace_device(&mut self, copy: DeviceCopy) {
         let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        s.host = None;
+        pool_host(s.host.take());
         s.device = Some(copy);
     }
 
@@ -232,6 +234,22 @@ impl<T: Element> Buffer<T> {
             }
         }
         Ok(())
+    }
+}
+
+/// Gives a host copy's memory to the host pool when nothing else shares it
+/// (see [`crate::host_pool`]); a copy still shared elsewhere is freed as usual
+/// by its last owner.
+fn pool_host<T: Element>(host: Option<Arc<Vec<T>>>) {
+    if let Some(v) = host.and_then(|h| Arc::try_unwrap(h).ok()) {
+        crate::host_pool::give(v);
+    }
+}
+
+impl<T: Element> Drop for Buffer<T> {
+    fn drop(&mut self) {
+        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        pool_host(s.host.take());
     }
 }
 

@@ -77,6 +77,7 @@ pub struct ContextBuilder {
     profile: ProfileSource,
     profile_dir: Option<std::path::PathBuf>,
     rebuild_after: Option<Duration>,
+    host_pool_bytes: Option<usize>,
 }
 
 /// How long after a device loss the context first tries to open the GPU again.
@@ -159,6 +160,15 @@ impl ContextBuilder {
         self
     }
 
+    /// Bounds the idle host memory that tandem keeps for reuse by op outputs
+    /// (default [`crate::host_pool::DEFAULT_LIMIT_BYTES`], 1 GiB; 0 turns the pool
+    /// off). The pool is one per process, shared by every context: the bound
+    /// applies to all of them, the last one set wins. See [`crate::host_pool`].
+    pub fn host_pool_bytes(mut self, bytes: usize) -> Self {
+        self.host_pool_bytes = Some(bytes);
+        self
+    }
+
     /// Builds the context. With Auto, Gpu or Split it opens the best GPU adapter
     /// now, and with Auto or Split it loads this machine's profile.
     ///
@@ -173,8 +183,12 @@ impl ContextBuilder {
                 Err(_) => Policy::Auto,
             },
         };
+        if let Some(bytes) = self.host_pool_bytes {
+            crate::host_pool::set_limit(bytes);
+        }
         let ctx = Context {
             shared: Arc::new(Shared {
+                _host_pool: crate::host_pool::ContextHold::new(),
                 gpu: RwLock::new(None),
                 gpu_opts: self.gpu,
                 crossover: self.crossover,
@@ -218,6 +232,8 @@ pub enum SimulatedFault {
 }
 
 struct Shared {
+    /// Keeps the host pool alive; the last context's drop empties it.
+    _host_pool: crate::host_pool::ContextHold,
     /// The open device (or why there is none); replaced when a lost one is rebuilt.
     gpu: RwLock<Option<std::result::Result<Arc<GpuBackend>, Error>>>,
     gpu_opts: GpuOptions,
@@ -502,7 +518,23 @@ impl Context {
     /// # Errors
     /// [`Error::OutOfMemory`] when the host cannot hold the copy.
     pub fn upload<T: Element>(&self, data: &[T]) -> Result<Buffer<T>> {
-        Ok(Buffer::from_host(crate::host::try_copy("upload", data)?))
+        // Pooled memory where a block fits: an upload in a loop faults no pages in.
+        let mut v = crate::host_pool::try_take_empty("upload", data.len())?;
+        v.extend_from_slice(data);
+        Ok(Buffer::from_host(v))
+    }
+
+    /// Frees the idle host memory that tandem keeps for reuse by op outputs
+    /// (the host pool, see [`crate::host_pool`]); returns the bytes freed. Memory
+    /// of live buffers is not touched. The pool is shared by every context of
+    /// the process and also emptied when the last context is dropped.
+    pub fn release_host_memory(&self) -> usize {
+        crate::host_pool::release()
+    }
+
+    /// What the host pool holds and how often op outputs reused its blocks.
+    pub fn host_pool_stats(&self) -> crate::HostPoolStats {
+        crate::host_pool::stats()
     }
 
     /// A buffer that takes ownership of `v` without copying.

@@ -196,12 +196,14 @@ pub(crate) unsafe fn collect_pieces_timed<T: Send + Copy>(
     unsafe { collect_with(n, |out| for_each_chunk_timed(out, write)) }
 }
 
-/// A `Vec` of `n` elements that `fill` initialises, every one.
+/// A `Vec` of `n` elements that `fill` initialises, every one. Its memory
+/// comes from the host pool when a block fits ([`crate::host_pool`]), so that a
+/// large output written in a loop does not fault its pages in each time.
 ///
 /// # Safety
 /// `fill` must initialise every element of the slice it is given.
 unsafe fn collect_with<T: Copy>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(n);
+    let mut out: Vec<T> = crate::host_pool::take_empty(n);
     fill(&mut out.spare_capacity_mut()[..n]);
     // SAFETY: `fill` initialised all n elements (this function's contract), and
     // the capacity is at least n.

@@ -37,16 +37,6 @@ pub(crate) fn try_filled<T: Clone>(op: &'static str, n: usize, value: T) -> Resu
     Ok(v)
 }
 
-/// A copy of `data`, fallibly.
-///
-/// # Errors
-/// As [`try_with_capacity`].
-pub(crate) fn try_copy<T: Clone>(op: &'static str, data: &[T]) -> Result<Vec<T>> {
-    let mut v = try_with_capacity(op, data.len())?;
-    v.extend_from_slice(data);
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +53,8 @@ mod tests {
             "{e}"
         );
         assert_eq!(try_filled("t", 3, 7u8).unwrap(), [7, 7, 7]);
-        assert_eq!(try_copy("t", &[1, 2]).unwrap(), [1, 2]);
+        // The pooled path that `upload` takes is fallible too.
+        let e = crate::host_pool::try_take_empty::<u32>("t", usize::MAX / 2).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge);
     }
 }

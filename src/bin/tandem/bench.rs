@@ -349,25 +349,8 @@ fn sizes_for(case: &Case, opts: &Options) -> Vec<usize> {
     v
 }
 
-/// Makes glibc's malloc keep freed blocks of up to 32 MiB (inputs of 2^22
-/// elements) in its heap for reuse, instead of mapping each one fresh and
-/// returning it on free. Otherwise whether a run's output lands on fresh pages
-/// (a page fault each 4 KiB: up to 4x a memory-bound run) depends on what the
-/// column before it freed, and two columns running the same code measured up
-/// to 1.5x apart.
-fn steady_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called before the
-    // bench starts its threads' work and allocations stay valid either way.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
-}
-
 /// Runs the comparison and writes the report.
 pub fn run(opts: &Options) -> Result<(), String> {
-    steady_allocator();
     let auto = Context::new()
         .map_err(|e| e.to_string())?
         .with_policy(Policy::Auto);

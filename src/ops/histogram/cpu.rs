@@ -12,6 +12,11 @@
 //! runs of equal bins do not serialise on one counter); above, each thread counts
 //! a contiguous part privately and the parts are merged. Counts wrap at 2^32, as
 //! the GPU's atomics do.
+//!
+//! f32 takes a faster loop where it is provably exact (`FastF32`): the guess in
+//! f32 arithmetic, checked at each bin's first and last float before counting,
+//! is either the bin itself (then no edge is read, as in a plain loop) or within
+//! one bin of it (then one branch-free step with the exact edges fixes it).
 
 use rayon::prelude::*;
 
@@ -270,14 +275,21 @@ fn count_with<T: Copy + Sync, K: Copy + Ord + Sync>(
     b: &Bins<K>,
     f: impl Fn(T) -> Option<(K, f64)> + Sync,
 ) -> Vec<u32> {
-    let bins = b.bins;
+    count_parts(x, b.bins, |part, counts| count_seq(part, b, &f, counts))
+}
+
+/// Counts `x` with `seq` (which adds a part's counts to a histogram of `bins`):
+/// one thread below [`PAR_MIN`] elements (or when the bins outnumber what a
+/// part would see); else each thread counts a contiguous part privately and the
+/// parts are merged.
+fn count_parts<T: Sync>(x: &[T], bins: usize, seq: impl Fn(&[T], &mut [u32]) + Sync) -> Vec<u32> {
     let mut counts = vec![0u32; bins];
     // Each part must see enough elements to pay for its private histogram.
     let parts = (4 * threads())
         .min(x.len() / (PAR_MIN / 2).max(2 * bins))
         .max(1);
     if x.len() < PAR_MIN || parts == 1 {
-        count_seq(x, b, &f, &mut counts);
+        seq(x, &mut counts);
         return counts;
     }
     let part_len = x.len().div_ceil(parts);
@@ -285,7 +297,7 @@ fn count_with<T: Copy + Sync, K: Copy + Ord + Sync>(
         .par_chunks(part_len)
         .map(|c| {
             let mut h = vec![0u32; bins];
-            count_seq(c, b, &f, &mut h);
+            seq(c, &mut h);
             h
         })
         .collect();
@@ -304,11 +316,173 @@ fn count_with<T: Copy + Sync, K: Copy + Ord + Sync>(
     counts
 }
 
+/// The f32 counting loop when a plain float guess is provably close enough: a
+/// guess `g = min(floor((x - lo) * scale), bins - 1)` in f32 arithmetic, then one
+/// branch-free step with the exact edges, `g - (x < edge[g]) + (x >= edge[g + 1])`.
+/// That step is exact whenever the rule's bin is `g - 1`, `g` or `g + 1`;
+/// [`FastF32::new`] checks this for every bin (both the guess and the rule are
+/// monotone, so checking each bin's first and last float suffices), and the
+/// generic loop runs otherwise. Each bin's edge and count share a slot, so the
+/// step reads the cache line it then writes.
+struct FastF32 {
+    lo: f32,
+    hi: f32,
+    scale: f32,
+    bins: usize,
+    /// `edges[k]`: the smallest f32 in bin `k` (as the keys of the plan), `edges[bins] = hi`.
+    edges: Vec<f32>,
+    /// The guess alone is the rule's bin for every float in range (checked per
+    /// bin as below); then no edge is read at all. True for the common ranges
+    /// whose width divides well, such as [0, 1) with a power-of-two bin count.
+    exact: bool,
+}
+
+/// A bin's lower edge and its count, side by side.
+#[derive(Clone, Copy)]
+struct Slot {
+    edge: f32,
+    count: u32,
+}
+
+/// The f32 whose [`key_f32`] is `k` (+0 for the key of both zeros).
+fn unkey_f32(k: u32) -> f32 {
+    if k & 0x8000_0000 != 0 {
+        f32::from_bits(k & 0x7fff_ffff)
+    } else {
+        f32::from_bits(!k)
+    }
+}
+
+impl FastF32 {
+    /// [`FastF32::count_seq`] when the guess is the bin: the plain loop.
+    fn count_exact(&self, x: &[f32], counts: &mut [u32]) {
+        let (bins, lo, hi) = (self.bins, self.lo, self.hi);
+        if bins > 4096 {
+            for &v in x {
+                if v >= lo && v < hi {
+                    let g = self.guess(v);
+                    counts[g] = counts[g].wrapping_add(1);
+                }
+            }
+            return;
+        }
+        // Four interleaved sub-histograms: equal neighbours hit different counters.
+        let mut lanes = vec![0u32; 4 * bins];
+        let mut quads = x.chunks_exact(4);
+        for q in &mut quads {
+            for (lane, &v) in lanes.chunks_exact_mut(bins).zip(q) {
+                if v >= lo && v < hi {
+                    let g = self.guess(v);
+                    lane[g] = lane[g].wrapping_add(1);
+                }
+            }
+        }
+        for &v in quads.remainder() {
+            if v >= lo && v < hi {
+                let g = self.guess(v);
+                lanes[g] = lanes[g].wrapping_add(1);
+            }
+        }
+        for lane in lanes.chunks_exact(bins) {
+            for (c, &l) in counts.iter_mut().zip(lane) {
+                *c = c.wrapping_add(l);
+            }
+        }
+    }
+
+    fn new(b: &Bins<u32>) -> Option<Self> {
+        let bins = b.bins;
+        let edges: Vec<f32> = b.edges.iter().map(|&k| unkey_f32(k)).collect();
+        let (lo, hi) = (edges[0], edges[bins]);
+        let scale = b.scale as f32;
+        if !(scale.is_normal() && (hi - lo).is_normal()) {
+            return None;
+        }
+        let mut fast = FastF32 {
+            lo,
+            hi,
+            scale,
+            bins,
+            edges,
+            exact: false,
+        };
+        // Each nonempty bin's first and last float: the guess within one bin of
+        // the rule's (then the step is exact), or equal to it (then so is the
+        // guess, everywhere: both are monotone, and the guess steps over empty bins).
+        let (mut near, mut exact) = (true, true);
+        for k in 0..bins {
+            let (a, end) = (fast.edges[k], fast.edges[k + 1]);
+            if a >= end {
+                continue; // an empty bin
+            }
+            let (ga, gz) = (fast.guess(a), fast.guess(end.next_down()));
+            near &= ga + 1 >= k && gz <= k + 1;
+            exact &= ga == k && gz == k;
+        }
+        fast.exact = exact;
+        near.then_some(fast)
+    }
+
+    #[inline(always)]
+    fn guess(&self, x: f32) -> usize {
+        (((x - self.lo) * self.scale) as usize).min(self.bins - 1)
+    }
+
+    /// Counts `x` into `counts` (length `bins`), adding to what is there.
+    fn count_seq(&self, x: &[f32], counts: &mut [u32]) {
+        if self.exact {
+            self.count_exact(x, counts);
+            return;
+        }
+        let bins = self.bins;
+        // Four interleaved sub-histograms for few bins: equal neighbours hit
+        // different counters. Many bins: one, to stay in cache.
+        let lanes = if bins <= 4096 { 4 } else { 1 };
+        let mut slots: Vec<Slot> = Vec::with_capacity(lanes * (bins + 1));
+        for _ in 0..lanes {
+            slots.extend(self.edges.iter().map(|&edge| Slot { edge, count: 0 }));
+        }
+        let (lo, hi) = (self.lo, self.hi);
+        let step = |lane: &mut [Slot], v: f32| {
+            if v >= lo && v < hi {
+                let g = self.guess(v);
+                let r = g + usize::from(v >= lane[g + 1].edge) - usize::from(v < lane[g].edge);
+                lane[r].count = lane[r].count.wrapping_add(1);
+            }
+        };
+        if lanes == 1 {
+            for &v in x {
+                step(&mut slots, v);
+            }
+        } else {
+            let mut quads = x.chunks_exact(4);
+            for q in &mut quads {
+                for (lane, &v) in slots.chunks_exact_mut(bins + 1).zip(q) {
+                    step(lane, v);
+                }
+            }
+            for &v in quads.remainder() {
+                step(&mut slots, v);
+            }
+        }
+        for lane in slots.chunks_exact(bins + 1) {
+            for (c, s) in counts.iter_mut().zip(lane) {
+                *c = c.wrapping_add(s.count);
+            }
+        }
+    }
+}
+
 /// Counts `x` under a validated plan.
 pub(crate) fn count<T: Element>(x: &[T], plan: &Plan) -> Result<Vec<u32>> {
     Ok(match (T::SCALAR, plan) {
         (ScalarType::F32, Plan::K32(b)) => {
             let xs: &[f32] = cast_slice(x)?;
+            if let Some(fast) = FastF32::new(b) {
+                return Ok(count_parts(xs, b.bins, |part, counts| {
+                    fast.count_seq(part, counts)
+                }));
+            }
             let (klo, span) = (b.edges[0], b.edges[b.bins] - b.edges[0]);
             let (lo, scale) = (b.lo, b.scale);
             count_with(xs, b, |v: f32| {
@@ -368,6 +542,64 @@ mod tests {
         assert_eq!(b.edges[7], key_f32(1.0));
         assert!(b.edges.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(histogram(&[-0.0f32, 0.0], 2, 0.0, 1.0).unwrap(), vec![2, 0]);
+    }
+
+    /// The f32 fast path gives the generic path's bins (the exact rule) for the
+    /// floats at, just below and just above every edge, over awkward ranges, and
+    /// declines ranges too narrow for its guess.
+    #[test]
+    fn fast_f32_path_matches_the_exact_rule_at_every_edge() {
+        for (bins, lo, hi) in [
+            (256usize, 0.0f32, 1.0f32),
+            (65_536, 0.0, 1.0),
+            (7, -1.3, 7.1),
+            (1000, -3e-3, 5e4),
+            (65_536, 1000.0, 1000.5),
+            (3, -0.0, 1e-30),
+            (1, -5.0, -4.0),
+            (4097, -1e30, 1e30),
+            (65_536, 1.0, 1.0f32.next_up().next_up()),
+        ] {
+            let Plan::K32(b) = plan(bins, lo, hi).unwrap() else {
+                panic!()
+            };
+            let Some(fast) = FastF32::new(&b) else {
+                continue;
+            };
+            let mut xs = vec![lo, hi, -0.0, 0.0, f32::NAN, hi.next_down(), lo.next_down()];
+            for e in &fast.edges {
+                xs.extend([*e, e.next_down(), e.next_up()]);
+            }
+            let mut got = vec![0u32; bins];
+            fast.count_seq(&xs, &mut got);
+            if fast.exact {
+                // The stepping loop must agree too.
+                let mut stepped = vec![0u32; bins];
+                let inexact = FastF32 {
+                    exact: false,
+                    ..fast
+                };
+                inexact.count_seq(&xs, &mut stepped);
+                assert_eq!(got, stepped, "bins {bins} over [{lo}, {hi})");
+            }
+            let (klo, span) = (b.edges[0], b.edges[bins] - b.edges[0]);
+            let mut want = vec![0u32; bins];
+            count_seq(
+                &xs,
+                &b,
+                &|v: f32| {
+                    let k = key_f32(v);
+                    (k.wrapping_sub(klo) < span).then_some((k, (v as f64 - b.lo) * b.scale))
+                },
+                &mut want,
+            );
+            assert_eq!(got, want, "bins {bins} over [{lo}, {hi})");
+        }
+        // A subnormal width: the guess's scale is not normal, so it declines.
+        let Plan::K32(b) = plan(3, 0.0f32, 1e-39).unwrap() else {
+            panic!()
+        };
+        assert!(FastF32::new(&b).is_none());
     }
 
     #[test]

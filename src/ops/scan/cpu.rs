@@ -300,16 +300,17 @@ fn scan_par<T: Element>(x: &[T], out: &mut [T], exclusive: bool, stream: bool) {
 
 /// Inclusive prefix sum: `out[i] = x[0] + ... + x[i]`. Integers wrap.
 pub fn inclusive_scan<T: Element>(x: &[T]) -> Vec<T> {
-    // Zeroed memory comes from the allocator's zero pages: no extra pass.
-    let mut out = vec![T::zero(); x.len()];
-    scan_par(x, &mut out, false, false);
+    // A pooled block (pages mapped; every element is written before it is
+    // read), or the allocator's zero pages: no extra pass either way.
+    let mut out = crate::host_pool::take_filled(x.len());
+    scan_par(x, &mut out, false, x.len() >= STREAM_MIN);
     out
 }
 
 /// Exclusive prefix sum: `out[0] = 0`, `out[i] = x[0] + ... + x[i - 1]`. Integers wrap.
 pub fn exclusive_scan<T: Element>(x: &[T]) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
-    scan_par(x, &mut out, true, false);
+    let mut out = crate::host_pool::take_filled(x.len());
+    scan_par(x, &mut out, true, x.len() >= STREAM_MIN);
     out
 }
 

@@ -19,11 +19,17 @@
 //! -0 < +0 < ... < +inf < NaN), computed on the fly from the bits, so equal keys are
 //! equal bit patterns and the output is identical to the GPU's bit for bit.
 //! Below [`SMALL`] elements a comparison sort on the same keys runs instead.
+//! Large float sorts write their keys' bits in the first split, so that later
+//! passes move plain integers, and turn each bucket back once it is sorted.
+//! `sort_by_key` with 32-bit keys and values packs each pair in one u64 (key
+//! bits above value bits) and sorts by the upper half, stably. Output and scratch
+//! come from the host pool ([`crate::host_pool`]).
 
 use rayon::prelude::*;
 
 use crate::cpu::{threads, PAR_MIN};
 use crate::element::{Element, ScalarType};
+use crate::host_pool::{give, take_filled};
 
 /// Elements below which a comparison sort beats the radix passes.
 pub const SMALL: usize = 384;
@@ -41,21 +47,16 @@ pub fn total_key<T: Element>(x: T) -> u64 {
     match T::SCALAR {
         ScalarType::U32 => bytemuck::cast::<T, u32>(x) as u64,
         ScalarType::I32 => (bytemuck::cast::<T, u32>(x) ^ 0x8000_0000) as u64,
+        // Negative: all bits flipped; else the sign bit set. Branch-free (an xor
+        // with the sign spread over the word): random signs would mispredict a
+        // branch on every key of every pass.
         ScalarType::F32 => {
             let b = bytemuck::cast::<T, u32>(x);
-            (if b & 0x8000_0000 != 0 {
-                !b
-            } else {
-                b | 0x8000_0000
-            }) as u64
+            (b ^ ((((b as i32) >> 31) as u32) | 0x8000_0000)) as u64
         }
         ScalarType::F64 => {
             let b = bytemuck::cast::<T, u64>(x);
-            if b & (1 << 63) != 0 {
-                !b
-            } else {
-                b | (1 << 63)
-            }
+            b ^ ((((b as i64) >> 63) as u64) | (1 << 63))
         }
     }
 }
@@ -101,8 +102,15 @@ fn carve<'a, I>(mut rest: &'a mut [I], hists: &[Hist]) -> Vec<Vec<&'a mut [I]>> 
     out
 }
 
-/// Scatters one part into its ranges by digit `pass` (stable within the part).
-fn scatter<I: Copy>(part: &[I], ranges: Vec<&mut [I]>, pass: usize, key: &impl Fn(I) -> u64) {
+/// Scatters one part into its ranges by digit `pass` (stable within the part),
+/// writing `map(x)` for each `x`.
+fn scatter<I: Copy>(
+    part: &[I],
+    ranges: Vec<&mut [I]>,
+    pass: usize,
+    key: &impl Fn(I) -> u64,
+    map: &impl Fn(I) -> I,
+) {
     let slots: Vec<std::slice::IterMut<'_, I>> = ranges.into_iter().map(|r| r.iter_mut()).collect();
     // A fixed-size array, so that indexing by a masked digit needs no bounds check;
     // `carve` always gives BUCKETS ranges per part.
@@ -112,7 +120,7 @@ fn scatter<I: Copy>(part: &[I], ranges: Vec<&mut [I]>, pass: usize, key: &impl F
     for &x in part {
         // Always Some: the ranges were sized by this part's histogram.
         if let Some(slot) = slots[digit(key(x), pass)].next() {
-            *slot = x;
+            *slot = map(x);
         }
     }
 }
@@ -153,7 +161,7 @@ where
         };
         let ranges = carve(dst, std::slice::from_ref(h));
         for r in ranges {
-            scatter(src, r, pass, key);
+            scatter(src, r, pass, key, &|x| x);
         }
         in_scratch = !in_scratch;
     }
@@ -178,25 +186,32 @@ where
     if std::mem::size_of_val(data) * 2 <= CACHE_BYTES {
         return lsd(data, scratch, top, key);
     }
-    let Some((top, total)) = split(data, scratch, top, key) else {
+    let Some((top, total)) = split(data, scratch, top, key, &|x| x) else {
         // Every key is equal.
         return false;
     };
     if top == 0 {
         return true;
     }
-    sort_buckets(scratch, data, &total, top - 1, key);
+    sort_buckets(scratch, data, &total, top - 1, key, &|_, _: &mut [I]| {});
     false
 }
 
 /// The MSD split of a large range: finds the highest digit at or below `top`
 /// that is not the same for every key of `src`, and scatters `src` into `dst` by
-/// it (parts in parallel, stable). Returns that digit and its bucket sizes; None
-/// (and `dst` untouched) when every key is equal.
-fn split<I, K>(src: &[I], dst: &mut [I], mut top: usize, key: &K) -> Option<(usize, Hist)>
+/// it (parts in parallel, stable), writing `map(x)` for each `x`. Returns that
+/// digit and its bucket sizes; None (and `dst` untouched) when every key is equal.
+fn split<I, K, M>(
+    src: &[I],
+    dst: &mut [I],
+    mut top: usize,
+    key: &K,
+    map: &M,
+) -> Option<(usize, Hist)>
 where
     I: Copy + Send + Sync,
     K: Fn(I) -> u64 + Sync + Send,
+    M: Fn(I) -> I + Sync + Send,
 {
     let n = src.len();
     let parts = if n < PAR_MIN {
@@ -221,23 +236,31 @@ where
     let ranges = carve(dst, &hists);
     if parts == 1 {
         for r in ranges {
-            scatter(src, r, top, key);
+            scatter(src, r, top, key, map);
         }
     } else {
         src.par_chunks(part_len)
             .zip(ranges.into_par_iter())
-            .for_each(|(c, r)| scatter(c, r, top, key));
+            .for_each(|(c, r)| scatter(c, r, top, key, map));
     }
     Some((top, total))
 }
 
 /// Sorts each bucket of `src` (sizes `total`, already split by a higher digit)
 /// by digits `0..=top`, in parallel, into the same place in `home`, with that
-/// stretch of `home` as scratch (three LSD passes, the common case, end there).
-fn sort_buckets<I, K>(src: &mut [I], home: &mut [I], total: &Hist, top: usize, key: &K)
-where
+/// stretch of `home` as scratch (three LSD passes, the common case, end there);
+/// then `finish(b, bucket)` runs on each sorted bucket `b` while it is in cache.
+fn sort_buckets<I, K, F>(
+    src: &mut [I],
+    home: &mut [I],
+    total: &Hist,
+    top: usize,
+    key: &K,
+    finish: &F,
+) where
     I: Copy + Send + Sync,
     K: Fn(I) -> u64 + Sync + Send,
+    F: Fn(usize, &mut [I]) + Sync + Send,
 {
     let (mut s_rest, mut d_rest) = (src, home);
     let mut buckets = Vec::with_capacity(BUCKETS);
@@ -248,30 +271,12 @@ where
         s_rest = sr;
         d_rest = dr;
     }
-    buckets.into_par_iter().for_each(|(s, d)| {
+    buckets.into_par_iter().enumerate().for_each(|(b, (s, d))| {
         if !msd(s, d, top, key) {
             d.copy_from_slice(s);
         }
+        finish(b, d);
     });
-}
-
-/// `n` zeroed elements straight from the allocator: large blocks come as fresh
-/// zero pages, first touched by the parallel scatter that fills them, instead of
-/// a sequential fill here.
-fn zeroed_vec<I: Copy + bytemuck::Zeroable>(n: usize) -> Vec<I> {
-    if n == 0 || std::mem::size_of::<I>() == 0 {
-        return vec![I::zeroed(); n];
-    }
-    let layout = std::alloc::Layout::array::<I>(n).expect("sort scratch too large");
-    // SAFETY: `layout` has a nonzero size (n > 0 and I is not zero-sized).
-    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<I>();
-    if p.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    // SAFETY: `p` comes from the global allocator with the layout of `n` I's
-    // (so capacity `n`), and all-zero bytes are a valid `I` (`Zeroable`), so all
-    // `n` elements are initialised.
-    unsafe { Vec::from_raw_parts(p, n, n) }
 }
 
 /// Sorts `items` (stable) by `key`, a total-order key of `key_bytes` bytes.
@@ -284,7 +289,7 @@ where
         items.sort_by_key(|&x| key(x));
         return items;
     }
-    let mut scratch = zeroed_vec(items.len());
+    let mut scratch = crate::host_pool::zeroed(items.len());
     if msd(&mut items, &mut scratch, key_bytes - 1, &key) {
         scratch
     } else {
@@ -297,20 +302,74 @@ where
 ///
 /// A range larger than the cache is split straight from `x` into the scratch
 /// buffer (no copy of the input first); its buckets are then sorted into the
-/// output.
+/// output. Floats are split as their total-order keys (the bits, stored in the
+/// element), so the passes after the first move plain integers, and each bucket
+/// turns back into floats once sorted, while it is in cache.
 pub fn sort<T: Element>(x: &[T]) -> Vec<T> {
-    let key = total_key::<T>;
+    match T::SCALAR {
+        ScalarType::F32 => sort_large(
+            x,
+            total_key::<T>,
+            |v| {
+                let b = bytemuck::cast::<T, u32>(v);
+                bytemuck::cast(b ^ ((((b as i32) >> 31) as u32) | 0x8000_0000))
+            },
+            |k| {
+                let b = bytemuck::cast::<T, u32>(k);
+                bytemuck::cast(b ^ ((((!b as i32) >> 31) as u32) | 0x8000_0000))
+            },
+        ),
+        ScalarType::F64 => sort_large(
+            x,
+            total_key::<T>,
+            |v| {
+                let b = bytemuck::cast::<T, u64>(v);
+                bytemuck::cast(b ^ ((((b as i64) >> 63) as u64) | (1 << 63)))
+            },
+            |k| {
+                let b = bytemuck::cast::<T, u64>(k);
+                bytemuck::cast(b ^ ((((!b as i64) >> 63) as u64) | (1 << 63)))
+            },
+        ),
+        _ => sort_large(x, total_key::<T>, |v| v, |v| v),
+    }
+}
+
+/// [`sort`] with `to_key` (an element's total-order key, as the bits of an
+/// element) and its inverse `from_key`; identities for integers.
+fn sort_large<T: Element>(
+    x: &[T],
+    key: impl Fn(T) -> u64 + Sync + Send,
+    to_key: impl Fn(T) -> T + Sync + Send,
+    from_key: impl Fn(T) -> T + Sync + Send,
+) -> Vec<T> {
     if x.len() < PAR_MIN || std::mem::size_of_val(x) * 2 <= CACHE_BYTES {
         return sort_items(x.to_vec(), T::SCALAR.size(), key);
     }
-    let mut out: Vec<T> = zeroed_vec(x.len());
-    let mut scratch: Vec<T> = zeroed_vec(x.len());
-    match split(x, &mut scratch, T::SCALAR.size() - 1, &key) {
+    let bits = |k: T| match T::SCALAR.size() {
+        4 => u64::from(bytemuck::cast::<T, u32>(k)),
+        _ => bytemuck::cast::<T, u64>(k),
+    };
+    let untransform = |_, b: &mut [T]| {
+        for v in b {
+            *v = from_key(*v);
+        }
+    };
+    // Pooled blocks where they fit (both are written before they are read).
+    let mut out: Vec<T> = take_filled(x.len());
+    let mut scratch: Vec<T> = take_filled(x.len());
+    match split(x, &mut scratch, T::SCALAR.size() - 1, &key, &to_key) {
         // Every key is equal (and equal keys are equal bit patterns).
         None => out.copy_from_slice(x),
-        Some((0, _)) => out.copy_from_slice(&scratch),
-        Some((top, total)) => sort_buckets(&mut scratch, &mut out, &total, top - 1, &key),
+        Some((0, _)) => {
+            out.copy_from_slice(&scratch);
+            untransform(0, &mut out);
+        }
+        Some((top, total)) => {
+            sort_buckets(&mut scratch, &mut out, &total, top - 1, &bits, &untransform)
+        }
     }
+    give(scratch);
     out
 }
 
@@ -322,6 +381,9 @@ pub fn sort<T: Element>(x: &[T]) -> Vec<T> {
 pub fn sort_by_key<K: Element, V: Element>(keys: &[K], values: &[V]) -> (Vec<K>, Vec<V>) {
     assert_eq!(keys.len(), values.len(), "sort_by_key needs equal lengths");
     let n = keys.len();
+    if K::SCALAR.size() == 4 && std::mem::size_of::<V>() == 4 && n >= PAR_MIN {
+        return sort_by_key_packed(keys, values);
+    }
     let pairs: Vec<(K, V)> = if n < PAR_MIN {
         keys.iter().copied().zip(values.iter().copied()).collect()
     } else {
@@ -336,6 +398,101 @@ pub fn sort_by_key<K: Element, V: Element>(keys: &[K], values: &[V]) -> (Vec<K>,
     } else {
         sorted.into_par_iter().unzip()
     }
+}
+
+/// [`sort_by_key`] for 32-bit keys and values: each pair packed in one u64,
+/// the key's total-order bits above the value's bits, so the radix passes move
+/// one machine word per pair and compare nothing else; a stable sort by the
+/// upper half keeps equal keys' values in input order. Packing and unpacking are
+/// one parallel pass each, into pooled blocks.
+fn sort_by_key_packed<K: Element, V: Element>(keys: &[K], values: &[V]) -> (Vec<K>, Vec<V>) {
+    let n = keys.len();
+    let pack = |k: K, v: V| (total_key(k) << 32) | u64::from(bytemuck::cast::<V, u32>(v));
+    let mut out_k: Vec<K> = take_filled(n);
+    let mut out_v: Vec<V> = take_filled(n);
+    let mut packed: Vec<u64> = take_filled(n);
+    let mut scratch: Vec<u64> = take_filled(n);
+    let parts = (threads() * 2).clamp(1, (n / MIN_PART).max(1));
+    let part_len = n.div_ceil(parts);
+    // The MSD split, straight from the two inputs into packed pairs.
+    let mut top = 3;
+    let (hists, total) = loop {
+        let hists: Vec<Hist> = per_part(keys, part_len, |c| one_digit(c, top, &total_key::<K>));
+        let mut total = [0usize; BUCKETS];
+        for h in &hists {
+            for (t, c) in total.iter_mut().zip(h) {
+                *t += c;
+            }
+        }
+        if !trivial(&total, n) || top == 0 {
+            break (hists, total);
+        }
+        top -= 1;
+    };
+    let ranges = carve(&mut scratch, &hists);
+    keys.par_chunks(part_len)
+        .zip(values.par_chunks(part_len))
+        .zip(ranges.into_par_iter())
+        .for_each(|((kc, vc), r)| {
+            let slots: Vec<std::slice::IterMut<'_, u64>> =
+                r.into_iter().map(|r| r.iter_mut()).collect();
+            let Ok(mut slots) = <[std::slice::IterMut<'_, u64>; BUCKETS]>::try_from(slots) else {
+                return;
+            };
+            for (&k, &v) in kc.iter().zip(vc) {
+                // Always Some: the ranges were sized by this part's histogram.
+                if let Some(slot) = slots[digit(total_key(k), top)].next() {
+                    *slot = pack(k, v);
+                }
+            }
+        });
+    // Each bucket sorted in cache by the lower key digits, then unpacked there.
+    {
+        let (mut k_rest, mut v_rest) = (&mut out_k[..], &mut out_v[..]);
+        let mut outs = Vec::with_capacity(BUCKETS);
+        for &len in &total {
+            let (k, kr) = std::mem::take(&mut k_rest).split_at_mut(len);
+            let (v, vr) = std::mem::take(&mut v_rest).split_at_mut(len);
+            outs.push(std::sync::Mutex::new((k, v)));
+            k_rest = kr;
+            v_rest = vr;
+        }
+        let unpack = |b: usize, sorted: &mut [u64]| {
+            // Each bucket's lock is taken once, by the one thread sorting it.
+            let mut guard = outs[b].lock().unwrap_or_else(|e| e.into_inner());
+            let (ok, ov) = &mut *guard;
+            for ((k, v), &p) in ok.iter_mut().zip(ov.iter_mut()).zip(sorted.iter()) {
+                *k = from_total_key32::<K>((p >> 32) as u32);
+                *v = bytemuck::cast(p as u32);
+            }
+        };
+        let key = |p: u64| p >> 32;
+        match top.checked_sub(1) {
+            Some(next) => sort_buckets(&mut scratch, &mut packed, &total, next, &key, &unpack),
+            None => {
+                // Split by the lowest key digit: the pairs are in order already.
+                let mut start = 0;
+                for (b, &len) in total.iter().enumerate() {
+                    unpack(b, &mut scratch[start..start + len]);
+                    start += len;
+                }
+            }
+        }
+    }
+    give(packed);
+    give(scratch);
+    (out_k, out_v)
+}
+
+/// The 32-bit element whose [`total_key`] is `k`.
+#[inline(always)]
+fn from_total_key32<T: Element>(k: u32) -> T {
+    let b = match T::SCALAR {
+        ScalarType::I32 => k ^ 0x8000_0000,
+        ScalarType::F32 => k ^ ((((!k as i32) >> 31) as u32) | 0x8000_0000),
+        _ => k,
+    };
+    bytemuck::cast(b)
 }
 
 #[cfg(test)]
