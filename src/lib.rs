@@ -21,7 +21,7 @@
 //!
 //! Policies: [`Policy::Auto`] (the default, or `TANDEM_BACKEND=auto`), [`Policy::Cpu`]
 //! and [`Policy::Gpu`]. `ctx.with_policy(Policy::Cpu)` is a cheap view that shares
-//! the backends. See `DESIGN.md` in the repository for the architecture.
+//! the backends. `ARCHITECTURE.md` in the repository is the map of the code.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -1,5 +1,6 @@
 //! The parity suite: every op, on every side this machine has, against a plain
-//! sequential reference, over the awkward sizes and the data patterns of DESIGN.md.
+//! sequential reference, over the awkward sizes and the data patterns named in
+//! the README's "Tests and CI".
 //! Written once; `common::sides()` supplies the CPU and, when present, the GPU.
 
 mod common;
