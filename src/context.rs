@@ -462,7 +462,7 @@ impl Context {
     /// [`Error::ShaderCompile`] or a GPU error; Ok without a GPU.
     pub fn warm_up(&self) -> Result<()> {
         match self.gpu_for(self.policy) {
-            Some(g) => g.warm_up(),
+            Some(g) => g.warm_up(crate::ops::builtin_kernels()),
             None => Ok(()),
         }
     }

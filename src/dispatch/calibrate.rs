@@ -182,7 +182,7 @@ pub(crate) fn measure(
         })?;
     gpu.warm_up()?;
     progress("GPU fixed cost");
-    let gpu_fixed_s = median_s(|| g.submit_and_wait("calibrate", g.encoder()))?;
+    let gpu_fixed_s = median_s(|| crate::gpu::stream::Stream::new(&g, "calibrate").submit())?;
 
     progress("transfers");
     let mut up = Vec::new();

@@ -6,7 +6,9 @@
 //! the uncaptured-error handler records instead of panicking; a lost device is
 //! noticed through its callback and reported as [`Error::DeviceLost`].
 
+pub(crate) mod legacy;
 pub mod shader;
+pub(crate) mod stream;
 mod transfer;
 
 use std::collections::HashMap;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use crate::element::ScalarType;
 use crate::error::{Error, Result};
 use shader::{Binding, KernelSpec, Variant};
+use stream::Pipeline;
 
 /// What tandem knows about the GPU it chose.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +71,9 @@ pub(crate) const MIN_USER_LIMIT: u64 = 64 << 10;
 /// The default wait for one submission.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Unused read-write slots one dispatch may have.
+const SCRATCH_SLOTS: usize = 4;
+
 static NEXT_DEVICE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One adapter, as `tandem info` lists it.
@@ -109,6 +115,9 @@ pub(crate) struct GpuBackend {
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     staging: transfer::StagingPool,
     dummy: wgpu::Buffer,
+    /// Read-write slots for bindings a kernel entry does not write, distinct
+    /// from each other and from `dummy` (see `stream::Bind::UnusedWritable`).
+    scratch: [wgpu::Buffer; SCRATCH_SLOTS],
     /// Shaders compiled and staging buffers made so far: a run that did either
     /// paid a one-off cost, which the dispatcher must not learn from.
     one_offs: std::sync::atomic::AtomicU64,
@@ -264,6 +273,14 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
+        let scratch = std::array::from_fn(|_| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tandem scratch binding"),
+                size: 256,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        });
         Ok(Arc::new(GpuBackend {
             id: NEXT_DEVICE_ID.fetch_add(1, Ordering::Relaxed),
             _instance: instance,
@@ -284,6 +301,7 @@ impl GpuBackend {
             pipelines: Mutex::new(HashMap::new()),
             staging: transfer::StagingPool::default(),
             dummy,
+            scratch,
             one_offs: std::sync::atomic::AtomicU64::new(0),
         }))
     }
@@ -391,18 +409,6 @@ impl GpuBackend {
         scalar != ScalarType::F64 || self.f64
     }
 
-    /// The element count of one binding window: the largest multiple of the
-    /// offset alignment that fits the binding and buffer limits.
-    pub fn window_elems(&self, elem_size: usize) -> usize {
-        let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
-        let max = self
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
-        let bytes = (max / align) * align;
-        (bytes / elem_size as u64).max(1) as usize
-    }
-
     /// Splits a 1-D count of workgroups into a grid within the per-dimension limit.
     pub fn fold_grid(&self, groups: u64) -> Result<(u32, u32)> {
         fold_grid(groups, self.limits.max_compute_workgroups_per_dimension)
@@ -502,12 +508,12 @@ impl GpuBackend {
     pub fn create_uniforms(
         &self,
         op: &'static str,
-        blocks: &[Vec<u8>],
+        blocks: &[impl AsRef<[u8]>],
     ) -> Result<(wgpu::Buffer, u64)> {
         let align = self.limits.min_uniform_buffer_offset_alignment.max(16) as u64;
         let block = blocks
             .iter()
-            .map(|b| b.len() as u64)
+            .map(|b| b.as_ref().len() as u64)
             .max()
             .unwrap_or(16)
             .max(16);
@@ -515,6 +521,7 @@ impl GpuBackend {
         let mut bytes = vec![0u8; (stride * blocks.len().max(1) as u64) as usize];
         for (i, b) in blocks.iter().enumerate() {
             let at = i * stride as usize;
+            let b = b.as_ref();
             bytes[at..at + b.len()].copy_from_slice(b);
         }
         let buf = self.scoped(op, || {
@@ -533,6 +540,12 @@ impl GpuBackend {
     /// A small read-only buffer to fill binding slots a kernel entry does not read.
     pub fn dummy(&self) -> &wgpu::Buffer {
         &self.dummy
+    }
+
+    /// The `k`-th small read-write buffer for binding slots a kernel entry does
+    /// not write; `None` past the few a dispatch may have.
+    pub(crate) fn scratch(&self, k: usize) -> Option<&wgpu::Buffer> {
+        self.scratch.get(k)
     }
 
     /// The bind group layout of a binding signature, created once per device.
@@ -577,11 +590,16 @@ impl GpuBackend {
         kernel: &'static KernelSpec,
         entry: &'static str,
         scalar: ScalarType,
-    ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
+    ) -> Result<Pipeline> {
         let layout = self.layout(kernel.bindings)?;
         let key = (kernel.name, entry, scalar);
+        let built = |pipeline: wgpu::ComputePipeline, layout| Pipeline {
+            pipeline,
+            layout,
+            params: Some((kernel.params)(scalar)),
+        };
         if let Some(p) = self.pipelines.lock().map_err(|_| poisoned())?.get(&key) {
-            return Ok((p.clone(), layout));
+            return Ok(built(p.clone(), layout));
         }
         let variant = shader::variant_for(scalar, self.variant_subgroups);
         let source = shader::compose(kernel, scalar, variant);
@@ -591,35 +609,39 @@ impl GpuBackend {
             .lock()
             .map_err(|_| poisoned())?
             .insert(key, pipeline.clone());
-        Ok((pipeline, layout))
+        Ok(built(pipeline, layout))
     }
 
     /// The pipeline of a generated or user kernel, identified by `id` (unique per
-    /// kernel object) and compiled once per device from `source()` (full WGSL).
+    /// kernel object) and compiled once per device from `source(variant)` (full
+    /// WGSL), where the variant follows the same rule as built-in kernels
+    /// ([`shader::variant_for`]: f64 never takes the subgroup one).
     pub fn pipeline_generated(
         &self,
         id: u64,
         name: &str,
+        scalar: ScalarType,
         source: impl FnOnce(Variant) -> String,
         bindings: &[Binding],
         entry: &str,
-    ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
+    ) -> Result<Pipeline> {
         let layout = self.layout(bindings)?;
         let key = (id, entry.to_string());
-        if let Some(p) = self.generated.lock().map_err(|_| poisoned())?.get(&key) {
-            return Ok((p.clone(), layout));
-        }
-        let variant = if self.variant_subgroups {
-            Variant::Subgroup
-        } else {
-            Variant::Plain
+        let built = |pipeline, layout| Pipeline {
+            pipeline,
+            layout,
+            params: None,
         };
+        if let Some(p) = self.generated.lock().map_err(|_| poisoned())?.get(&key) {
+            return Ok(built(p.clone(), layout));
+        }
+        let variant = shader::variant_for(scalar, self.variant_subgroups);
         let pipeline = self.compile(name, source(variant), &layout, entry)?;
         self.generated
             .lock()
             .map_err(|_| poisoned())?
             .insert(key, pipeline.clone());
-        Ok((pipeline, layout))
+        Ok(built(pipeline, layout))
     }
 
     /// How many one-off setups (shader compiles, staging buffers made for a
@@ -679,9 +701,9 @@ impl GpuBackend {
         })
     }
 
-    /// Compiles every built-in kernel for every scalar type this device runs.
-    pub fn warm_up(&self) -> Result<()> {
-        for kernel in crate::ops::builtin_kernels() {
+    /// Compiles every entry point of `kernels` for every scalar type this device runs.
+    pub fn warm_up(&self, kernels: &[&'static KernelSpec]) -> Result<()> {
+        for &kernel in kernels {
             for &scalar in kernel.scalars {
                 if self.supports_scalar(scalar) {
                     for entry in kernel.entries {
@@ -691,107 +713,6 @@ impl GpuBackend {
             }
         }
         Ok(())
-    }
-
-    /// Records one dispatch of `groups` workgroups into `encoder`.
-    pub fn dispatch(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        pipeline: &wgpu::ComputePipeline,
-        bind_group: &wgpu::BindGroup,
-        groups: u64,
-    ) -> Result<()> {
-        let (x, y) = self.fold_grid(groups)?;
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: None,
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, bind_group, &[]);
-        pass.dispatch_workgroups(x, y, 1);
-        Ok(())
-    }
-
-    /// Runs `pipeline` once per binding window of `n` elements of `elem_size`
-    /// bytes, one invocation per element, in one submission. `block(len)` is the
-    /// uniform block of a window of `len` elements (`uniform_len` bytes are bound);
-    /// `storage(offset, bytes)` lists the storage bindings of the window at that
-    /// byte offset.
-    #[allow(clippy::too_many_arguments)]
-    pub fn run_windowed<'a>(
-        &self,
-        op: &'static str,
-        pipeline: &wgpu::ComputePipeline,
-        layout: &wgpu::BindGroupLayout,
-        n: usize,
-        elem_size: usize,
-        uniform_len: u64,
-        block: impl Fn(usize) -> Vec<u8>,
-        storage: impl Fn(u64, u64) -> Vec<(&'a wgpu::Buffer, u64, u64)>,
-    ) -> Result<()> {
-        let windows = self.windows(n, elem_size);
-        let blocks: Vec<Vec<u8>> = windows.iter().map(|&(_, len)| block(len)).collect();
-        let (uniforms, stride) = self.create_uniforms(op, &blocks)?;
-        let encoder = self.scoped(op, || {
-            let mut enc = self.encoder();
-            for (i, &(start, len)) in windows.iter().enumerate() {
-                let bindings = storage((start * elem_size) as u64, (len * elem_size) as u64);
-                let bg = self.bind_group(
-                    layout,
-                    (&uniforms, i as u64 * stride, uniform_len),
-                    &bindings,
-                );
-                self.dispatch(
-                    &mut enc,
-                    pipeline,
-                    &bg,
-                    (len as u64).div_ceil(shader::WORKGROUP_SIZE as u64),
-                )?;
-            }
-            Ok(enc)
-        })?;
-        self.submit_and_wait(op, encoder)
-    }
-
-    /// A bind group over (uniform block, storage windows...).
-    pub fn bind_group(
-        &self,
-        layout: &wgpu::BindGroupLayout,
-        uniforms: (&wgpu::Buffer, u64, u64),
-        storage: &[(&wgpu::Buffer, u64, u64)],
-    ) -> wgpu::BindGroup {
-        let mut entries = Vec::with_capacity(1 + storage.len());
-        entries.push(wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: uniforms.0,
-                offset: uniforms.1,
-                size: std::num::NonZeroU64::new(uniforms.2),
-            }),
-        });
-        for (i, (buffer, offset, size)) in storage.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: 1 + i as u32,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer,
-                    offset: *offset,
-                    size: std::num::NonZeroU64::new(*size),
-                }),
-            });
-        }
-        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout,
-            entries: &entries,
-        })
-    }
-
-    /// A new command encoder.
-    pub fn encoder(&self) -> wgpu::CommandEncoder {
-        self.device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("tandem"),
-            })
     }
 
     /// The last error that reached the uncaptured handler, if any.
@@ -832,14 +753,6 @@ pub(crate) fn fold_grid(groups: u64, max_dim: u32) -> Result<(u32, u32)> {
         });
     }
     Ok((max as u32, y as u32))
-}
-
-impl GpuBackend {
-    /// Cuts `n` elements of `elem_size` bytes into binding windows: (first element, count).
-    pub fn windows(&self, n: usize, elem_size: usize) -> Vec<(usize, usize)> {
-        let w = self.window_elems(elem_size);
-        (0..n).step_by(w).map(|s| (s, w.min(n - s))).collect()
-    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,15 @@ pub struct KernelSpec {
     pub bindings: &'static [Binding],
     /// The element types `T` may be.
     pub scalars: &'static [ScalarType],
+    /// Bytes of the WGSL `Params` struct at binding 0 for an element type:
+    /// `size_of` of the `#[repr(C)]` mirror its op passes to `Stream::kernel`
+    /// (a test checks it against the size naga reflects).
+    pub params: fn(ScalarType) -> usize,
+}
+
+/// [`KernelSpec::params`] of a kernel whose `Params` does not depend on `T`.
+pub(crate) fn params_of<P>(_: ScalarType) -> usize {
+    std::mem::size_of::<P>()
 }
 
 impl KernelSpec {
@@ -152,6 +161,39 @@ mod tests {
             }
         }
         assert!(count >= 30, "only {count} instantiations");
+    }
+
+    /// The size naga lays out for the uniform at group 0, binding 0.
+    fn reflected_params_size(source: &str) -> Option<u32> {
+        let module = naga::front::wgsl::parse_str(source).ok()?;
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).ok()?;
+        let size = module.global_variables.iter().find_map(|(_, g)| {
+            let b = g.binding.as_ref()?;
+            (g.space == naga::AddressSpace::Uniform && b.group == 0 && b.binding == 0)
+                .then(|| layouter[g.ty].size)
+        });
+        size
+    }
+
+    #[test]
+    fn every_params_mirror_has_the_size_of_its_wgsl_struct() {
+        let mut wrong = Vec::new();
+        for kernel in crate::ops::builtin_kernels() {
+            for &scalar in kernel.scalars {
+                let src = compose(kernel, scalar, Variant::Plain);
+                let size = reflected_params_size(&src);
+                let rust = (kernel.params)(scalar);
+                if size != Some(rust as u32) {
+                    wrong.push(format!(
+                        "{}<{}>: Rust {rust} bytes, WGSL {size:?}",
+                        kernel.name,
+                        scalar.wgsl(),
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]

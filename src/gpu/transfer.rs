@@ -65,12 +65,87 @@ fn staging_size(bytes: u64) -> u64 {
 }
 
 impl GpuBackend {
+    /// A new command encoder labelled with the op.
+    pub(super) fn encoder(&self, op: &'static str) -> wgpu::CommandEncoder {
+        self.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(op) })
+    }
+
+    /// A staging buffer of at least `size` bytes from the pool, or a new one.
+    fn staging(&self, op: &'static str, size: u64, upload: bool) -> Result<wgpu::Buffer> {
+        let (list, usage, label) = if upload {
+            (
+                &self.staging.write,
+                wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+                "tandem staging (upload)",
+            )
+        } else {
+            (
+                &self.staging.read,
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                "tandem staging (readback)",
+            )
+        };
+        match take(list, size) {
+            Some(b) => Ok(b),
+            None => self.scoped(op, || {
+                self.count_one_off();
+                Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size,
+                    usage,
+                    mapped_at_creation: false,
+                }))
+            }),
+        }
+    }
+
+    /// Submits `encoder` with a copy of `len` elements of `src` (from byte
+    /// `offset`) into a staging buffer appended, then maps it: one submission
+    /// and one wait for a result that fits one staging buffer; larger reads
+    /// submit the encoder and stream through [`GpuBackend::read`].
+    pub(crate) fn read_after<T: bytemuck::Pod + Default>(
+        &self,
+        op: &'static str,
+        mut encoder: wgpu::CommandEncoder,
+        src: &wgpu::Buffer,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<T>> {
+        let total = (len * std::mem::size_of::<T>()) as u64;
+        let padded = total.next_multiple_of(4);
+        if total == 0 || padded > STAGING_CHUNK {
+            self.submit_and_wait(op, encoder)?;
+            return self.read(op, src, offset, len);
+        }
+        let stage = self.staging(op, staging_size(padded), false)?;
+        encoder.copy_buffer_to_buffer(src, offset, &stage, 0, padded);
+        let index = self.scoped(op, || Ok(self.queue.submit([encoder.finish()])))?;
+        let mut out = vec![T::default(); len];
+        self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded, Some(index))?;
+        {
+            let view = stage
+                .slice(..padded)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu {
+                    op,
+                    message: format!("staging buffer not mapped: {e}"),
+                })?;
+            let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+            dst.copy_from_slice(&view[..total as usize]);
+        }
+        stage.unmap();
+        give(&self.staging.read, stage);
+        Ok(out)
+    }
+
     fn map_and_wait(
         &self,
         op: &'static str,
         buf: &wgpu::Buffer,
         mode: wgpu::MapMode,
         len: u64,
+        index: Option<wgpu::SubmissionIndex>,
     ) -> Result<()> {
         let (tx, rx) = mpsc::channel();
         self.scoped(op, || {
@@ -79,7 +154,7 @@ impl GpuBackend {
             });
             Ok(())
         })?;
-        self.wait(op, None)?;
+        self.wait(op, index)?;
         // Another thread's poll may be the one that runs our callback: wait for
         // it on the channel, polling, until the deadline.
         let deadline = Instant::now() + self.timeout;
@@ -128,23 +203,12 @@ impl GpuBackend {
             return Ok(());
         }
         let stage_size = staging_size(total.next_multiple_of(4));
-        let stage = match take(&self.staging.write, stage_size) {
-            Some(b) => b,
-            None => self.scoped(op, || {
-                self.count_one_off();
-                Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("tandem staging (upload)"),
-                    size: stage_size,
-                    usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                }))
-            })?,
-        };
+        let stage = self.staging(op, stage_size, true)?;
         let mut offset = 0u64;
         while offset < total {
             let len = (total - offset).min(stage.size());
             let padded = len.next_multiple_of(4);
-            self.map_and_wait(op, &stage, wgpu::MapMode::Write, padded)?;
+            self.map_and_wait(op, &stage, wgpu::MapMode::Write, padded, None)?;
             {
                 let mut view =
                     stage
@@ -162,7 +226,7 @@ impl GpuBackend {
                 }
             }
             stage.unmap();
-            let mut enc = self.encoder();
+            let mut enc = self.encoder(op);
             enc.copy_buffer_to_buffer(&stage, 0, dst, offset, padded);
             self.submit_and_wait(op, enc)?;
             offset += len;
@@ -186,26 +250,15 @@ impl GpuBackend {
             return Ok(out);
         }
         let stage_size = staging_size(total.next_multiple_of(4));
-        let stage = match take(&self.staging.read, stage_size) {
-            Some(b) => b,
-            None => self.scoped(op, || {
-                self.count_one_off();
-                Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("tandem staging (readback)"),
-                    size: stage_size,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }))
-            })?,
-        };
+        let stage = self.staging(op, stage_size, false)?;
         let mut done = 0u64;
         while done < total {
             let len = (total - done).min(stage.size());
             let padded = len.next_multiple_of(4);
-            let mut enc = self.encoder();
+            let mut enc = self.encoder(op);
             enc.copy_buffer_to_buffer(src, offset + done, &stage, 0, padded);
             self.submit_and_wait(op, enc)?;
-            self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded)?;
+            self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded, None)?;
             {
                 let view = stage
                     .slice(..padded)

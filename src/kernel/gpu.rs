@@ -1,7 +1,7 @@
 //! WGSL generation and launch for expression kernels.
 //!
-//! Bindings: 0 the uniform block (n, groups, out_offset), 1 the parameters
-//! (`array<T>`, at least one element), 2.. the inputs, last the output. Entry
+//! Bindings: 0 the uniform block (n, groups, out_offset, then the parameters),
+//! 1.. the inputs, last the output. Entry
 //! points: `map_main` (one element per invocation) and `map_sum_main` (a first
 //! reduction pass like `reduce.wgsl`'s, over the mapped values; the partials are
 //! then summed by the built-in reduction).
@@ -11,18 +11,9 @@ use std::sync::Arc;
 use crate::element::Element;
 use crate::element::ScalarType;
 use crate::error::Result;
-use crate::gpu::shader::{Binding, KernelSpec, Variant, ALL_SCALARS, WORKGROUP_SIZE};
+use crate::gpu::shader::{Binding, Variant, WORKGROUP_SIZE};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
-
-/// Stands for every generated kernel in the dispatcher's support check: any
-/// element type, subject to the adapter (f64 needs SHADER_F64).
-pub(crate) static SPEC_FOR_SUPPORT: KernelSpec = KernelSpec {
-    name: "map_kernel",
-    source: "",
-    entries: &["map_main", "map_sum_main"],
-    bindings: &[],
-    scalars: ALL_SCALARS,
-};
 
 const ITEMS: u64 = 8;
 
@@ -35,22 +26,21 @@ pub(crate) fn kernel_source(
 ) -> String {
     let mut s = String::new();
     // Parameters live in the uniform block (constant for every invocation, no
-    // bounds checks); `params_` stays bound for the layout but is not read.
+    // bounds checks).
     s.push_str(&format!(
         "struct Meta_ {{ n: u32, groups: u32, out_offset: u32, pad: u32, p: array<vec4<T>, {}> }}\n",
         param_vecs(params.len())
     ));
     s.push_str("@group(0) @binding(0) var<uniform> meta_: Meta_;\n");
-    s.push_str("@group(0) @binding(1) var<storage, read> params_: array<T>;\n");
     for j in 0..inputs.len() {
         s.push_str(&format!(
             "@group(0) @binding({}) var<storage, read> in{j}_: array<T>;\n",
-            2 + j
+            1 + j
         ));
     }
     s.push_str(&format!(
         "@group(0) @binding({}) var<storage, read_write> out_: array<T>;\n",
-        2 + inputs.len()
+        1 + inputs.len()
     ));
     // `select` over T: its typed parameters convert integer literals to T
     // (`select(0, 1, c)` in a u32 kernel), where the builtin would make them i32.
@@ -177,7 +167,7 @@ fn rename_call(expr: &str, name: &str) -> String {
 }
 
 fn bindings(n_inputs: usize) -> Vec<Binding> {
-    let mut b = vec![Binding::Uniform, Binding::ReadOnly];
+    let mut b = vec![Binding::Uniform];
     b.extend(std::iter::repeat_n(Binding::ReadOnly, n_inputs));
     b.push(Binding::ReadWrite);
     b
@@ -202,27 +192,6 @@ fn meta<T: Element>(n: u64, groups: u64, out_offset: u64, params: &[T]) -> Vec<u
     b
 }
 
-fn params_buffer<T: Element>(
-    gpu: &Arc<GpuBackend>,
-    op: &'static str,
-    params: &[T],
-) -> Result<wgpu::Buffer> {
-    let padded: Vec<T> = if params.is_empty() {
-        vec![T::zero()]
-    } else {
-        params.to_vec()
-    };
-    let buf = gpu.create_storage(op, std::mem::size_of_val(padded.as_slice()) as u64)?;
-    // A few bytes: staged by the queue and applied at the next submit, with no
-    // round trip of its own (a mapped staging buffer would wait for the GPU).
-    gpu.scoped(op, || {
-        gpu.queue
-            .write_buffer(&buf, 0, bytemuck::cast_slice(&padded));
-        Ok(())
-    })?;
-    Ok(buf)
-}
-
 /// Runs `map_main` over `n` elements of `inputs`, one dispatch per binding window.
 pub(crate) fn map<T: Element>(
     gpu: &Arc<GpuBackend>,
@@ -233,27 +202,18 @@ pub(crate) fn map<T: Element>(
     n: usize,
     params: &[T],
 ) -> Result<wgpu::Buffer> {
-    let op = "map";
     let size = std::mem::size_of::<T>();
-    let (pipeline, layout) =
-        gpu.pipeline_generated(id, name, source, &bindings(inputs.len()), "map_main")?;
-    let out = gpu.create_storage(op, (n * size) as u64)?;
-    let pbuf = params_buffer(gpu, op, params)?;
-    gpu.run_windowed(
-        op,
-        &pipeline,
-        &layout,
-        n,
-        size,
-        meta(0, 0, 0, params).len() as u64,
-        |len| meta(len as u64, 0, 0, params),
-        |off, bytes| {
-            let mut storage = vec![(&pbuf, 0, pbuf.size())];
-            storage.extend(inputs.iter().map(|b| (b, off, bytes)));
-            storage.push((&out, off, bytes));
-            storage
-        },
-    )?;
+    let bindings = bindings(inputs.len());
+    let pipeline = gpu.pipeline_generated(id, name, T::SCALAR, source, &bindings, "map_main")?;
+    let mut s = Stream::new(gpu, "map");
+    let out = s.buffer((n * size) as u64)?;
+    for w in gpu.windows(n, size) {
+        let mut b = vec![Bind::Uniform(meta(w.1 as u64, 0, 0, params))];
+        b.extend(inputs.iter().map(|x| Bind::elems(x, w, size)));
+        b.push(Bind::elems(&out, w, size));
+        s.dispatch(&pipeline, b, (w.1 as u64).div_ceil(WORKGROUP_SIZE as u64));
+    }
+    s.submit()?;
     Ok(out)
 }
 
@@ -267,46 +227,27 @@ pub(crate) fn map_sum<T: Element>(
     n: usize,
     params: &[T],
 ) -> Result<T> {
-    let op = "map_reduce";
     let size = std::mem::size_of::<T>();
     let per_group = WORKGROUP_SIZE as u64 * ITEMS;
-    let (pipeline, layout) =
-        gpu.pipeline_generated(id, name, source, &bindings(inputs.len()), "map_sum_main")?;
+    let bindings = bindings(inputs.len());
+    let pipeline =
+        gpu.pipeline_generated(id, name, T::SCALAR, source, &bindings, "map_sum_main")?;
     let windows = gpu.windows(n, size);
-    let groups: Vec<u64> = windows
+    let total: u64 = windows
         .iter()
-        .map(|&(_, len)| (len as u64).div_ceil(per_group))
-        .collect();
-    let total: u64 = groups.iter().sum();
-    let partials = gpu.create_storage(op, total * size as u64)?;
-    let pbuf = params_buffer(gpu, op, params)?;
+        .map(|w| (w.1 as u64).div_ceil(per_group))
+        .sum();
+    let mut s = Stream::new(gpu, "map_reduce");
+    let partials = s.buffer(total * size as u64)?;
     let mut offset = 0;
-    let blocks: Vec<Vec<u8>> = windows
-        .iter()
-        .zip(&groups)
-        .map(|(&(_, len), &g)| {
-            let b = meta(len as u64, g, offset, params);
-            offset += g;
-            b
-        })
-        .collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
-        for (w, (&(start, len), &g)) in windows.iter().zip(&groups).enumerate() {
-            let (off, bytes) = ((start * size) as u64, (len * size) as u64);
-            let mut storage = vec![(&pbuf, 0, pbuf.size())];
-            storage.extend(inputs.iter().map(|b| (b, off, bytes)));
-            storage.push((&partials, 0, partials.size()));
-            let bg = gpu.bind_group(
-                &layout,
-                (&uniforms, w as u64 * stride, blocks[w].len() as u64),
-                &storage,
-            );
-            gpu.dispatch(&mut enc, &pipeline, &bg, g)?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
-    crate::ops::reduce::gpu::sum::<T>(gpu, &partials, total as usize)
+    for w in windows {
+        let groups = (w.1 as u64).div_ceil(per_group);
+        let mut b = vec![Bind::Uniform(meta(w.1 as u64, groups, offset, params))];
+        b.extend(inputs.iter().map(|x| Bind::elems(x, w, size)));
+        b.push(Bind::whole(&partials));
+        s.dispatch(&pipeline, b, groups);
+        offset += groups;
+    }
+    let result = crate::ops::reduce::gpu::record_sum::<T>(&mut s, &partials, total as usize)?;
+    Ok(s.read::<T>(&result, 0, 1)?[0])
 }

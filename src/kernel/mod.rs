@@ -153,10 +153,10 @@ where
 
     fn work(&self, ctx: &Context, op: &'static str, inputs: &[&Buffer<T>; N]) -> Work {
         let dyn_inputs = inputs.map(|b| b as &dyn crate::dispatch::Input);
-        let (mut w, g) = crate::ops::call(
+        let (mut w, g) = crate::ops::call_for(
             ctx,
             op,
-            &gpu::SPEC_FOR_SUPPORT,
+            crate::gpu::shader::ALL_SCALARS,
             inputs.first().map_or(0, |b| b.len()),
             self.id,
             &dyn_inputs,

@@ -63,6 +63,7 @@ use crate::dispatch::{self, GpuGap, Work};
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
 use crate::gpu::shader::{self, Binding};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 use crate::Context;
 
@@ -521,7 +522,7 @@ fn launch(
 ) -> Result<Vec<Option<wgpu::Buffer>>> {
     let op = "run_wgsl";
     let max = g.limits.max_storage_buffer_binding_size;
-    let mut resources: Vec<(wgpu::Buffer, u64)> = Vec::with_capacity(args.len());
+    let mut bindings = Vec::with_capacity(args.len());
     let mut written = Vec::with_capacity(args.len());
     for a in args {
         if let Some(b) = a.buffer() {
@@ -535,45 +536,26 @@ fn launch(
             }
             let d = b.device(g)?;
             written.push(matches!(a.0, ArgKind::Write(_)).then(|| d.clone()));
-            resources.push((d, bytes));
+            bindings.push(Bind::bytes(&d, 0, bytes));
         } else if let ArgKind::Uniform(u) = &a.0 {
-            let (buf, _) = g.create_uniforms(op, &[u.to_vec()])?;
-            let size = buf.size();
-            resources.push((buf, size));
+            bindings.push(Bind::Uniform(u.to_vec()));
             written.push(None);
         }
     }
     let source = kernel.source.clone();
-    let (pipeline, layout) = g.pipeline_generated(
+    // User WGSL names its own types: the variant does not apply (U32 stands
+    // for "not f64", which picks nothing here since the source ignores it).
+    let pipeline = g.pipeline_generated(
         kernel.id,
         &kernel.name,
+        ScalarType::U32,
         |_| source,
         &kernel.bindings,
         &kernel.entry,
     )?;
-    let entries: Vec<wgpu::BindGroupEntry> = resources
-        .iter()
-        .enumerate()
-        .map(|(i, (buffer, size))| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer,
-                offset: 0,
-                size: std::num::NonZeroU64::new(*size),
-            }),
-        })
-        .collect();
     let groups = (invocations as u64).div_ceil(kernel.workgroup_size.max(1) as u64);
-    let encoder = g.scoped(op, || {
-        let bg = g.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&kernel.name),
-            layout: &layout,
-            entries: &entries,
-        });
-        let mut enc = g.encoder();
-        g.dispatch(&mut enc, &pipeline, &bg, groups)?;
-        Ok(enc)
-    })?;
-    g.submit_and_wait(op, encoder)?;
+    let mut s = Stream::new(g, op);
+    s.dispatch(&pipeline, bindings, groups);
+    s.submit()?;
     Ok(written)
 }

@@ -83,6 +83,19 @@ pub(crate) fn call(
     kernel_id: u64,
     inputs: &[&dyn Input],
 ) -> (Work, Option<Arc<GpuBackend>>) {
+    call_for(ctx, op, kernel.scalars, len, kernel_id, inputs)
+}
+
+/// [`call`] for a kernel with instantiations for `scalars` (a generated
+/// kernel has one for every type the adapter runs).
+pub(crate) fn call_for(
+    ctx: &Context,
+    op: &'static str,
+    scalars: &[ScalarType],
+    len: usize,
+    kernel_id: u64,
+    inputs: &[&dyn Input],
+) -> (Work, Option<Arc<GpuBackend>>) {
     let scalar = inputs.first().map_or(ScalarType::F32, |b| b.scalar());
     let count = |gpu: Option<&GpuBackend>| {
         let mut w = Work::new(op, scalar.wgsl(), len);
@@ -113,9 +126,9 @@ pub(crate) fn call(
     let gpu = ctx.gpu_for(policy);
     let mut w = count(gpu.as_deref());
     w.gpu_supported = gpu.as_ref().is_some_and(|g| {
-        kernel.supports(scalar) && g.supports_scalar(scalar) && (len as u64) < u32::MAX as u64
+        scalars.contains(&scalar) && g.supports_scalar(scalar) && (len as u64) < u32::MAX as u64
     });
-    w.gpu_gap = if !kernel.supports(scalar) {
+    w.gpu_gap = if !scalars.contains(&scalar) {
         GpuGap::NoKernel
     } else if gpu.as_ref().is_some_and(|g| !g.supports_scalar(scalar)) {
         GpuGap::NoF64

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::gpu::legacy::Recorder;
 use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
-use crate::ops::scan::gpu::Recorder;
 
 /// `shaders/adjacent_difference.wgsl`.
 pub(crate) static ADJACENT_DIFFERENCE: KernelSpec = KernelSpec {
@@ -19,6 +19,7 @@ pub(crate) static ADJACENT_DIFFERENCE: KernelSpec = KernelSpec {
     entries: &["adjacent_difference"],
     bindings: &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// The shader's `Params`.
@@ -52,7 +53,7 @@ pub(crate) fn adjacent_difference<T: Element>(
     // starts one unit earlier, still fits.
     let per_window = full - align;
     let out = gpu.create_storage(op, (n * 4) as u64)?;
-    let pipeline = gpu.pipeline(&ADJACENT_DIFFERENCE, "adjacent_difference", T::SCALAR)?;
+    let pipeline = gpu.pipeline_pair(&ADJACENT_DIFFERENCE, "adjacent_difference", T::SCALAR)?;
     let mut rec = Recorder::new(gpu, op);
     for first in (0..n).step_by(per_window) {
         let len = per_window.min(n - first);

@@ -12,11 +12,12 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
+use crate::gpu::legacy::{bind_part, Recorder, Slot};
 use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
 use crate::ops::by_key::ReduceOp;
 use crate::ops::compact::gpu::{compact, Keep};
-use crate::ops::scan::gpu::{bind_part, Recorder, Slot, TILE};
+use crate::ops::scan::gpu::TILE;
 
 /// `shaders/by_key.wgsl`: `heads`, `seg_reduce_tiles` and `seg_scan_tiles`
 /// (32-bit values; keys are compared as 32-bit words).
@@ -33,6 +34,7 @@ pub(crate) static BY_KEY: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// The shader's `Params`.
@@ -106,7 +108,7 @@ pub(crate) fn record_heads(
     }
     // Each window also binds one alignment of keys before it and one key after.
     let w = full - 2 * align;
-    let pipeline = gpu.pipeline(&BY_KEY, "heads", ScalarType::U32)?;
+    let pipeline = gpu.pipeline_pair(&BY_KEY, "heads", ScalarType::U32)?;
     let scratch = rec.scratch()?;
     let dummy = gpu.dummy();
     for start in (0..n).step_by(w) {
@@ -166,8 +168,8 @@ pub(crate) fn record_seg_scan<T: Element>(
     let windows = gpu.windows(n, 4);
     let tiles: Vec<usize> = windows.iter().map(|w| w.1.div_ceil(TILE)).collect();
     let m: usize = tiles.iter().sum();
-    let reduce = gpu.pipeline(&BY_KEY, "seg_reduce_tiles", T::SCALAR)?;
-    let scan = gpu.pipeline(&BY_KEY, "seg_scan_tiles", T::SCALAR)?;
+    let reduce = gpu.pipeline_pair(&BY_KEY, "seg_reduce_tiles", T::SCALAR)?;
+    let scan = gpu.pipeline_pair(&BY_KEY, "seg_scan_tiles", T::SCALAR)?;
     let dummy = gpu.dummy();
     let dummy_slot: Slot = (dummy.clone(), 0, dummy.size());
     let scratch = rec.scratch()?;

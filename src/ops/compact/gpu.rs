@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
+use crate::gpu::stream::{cut, Bind, Stream};
 use crate::gpu::GpuBackend;
 use crate::ops::compact::Compare;
-use crate::ops::scan::gpu::{bind_part, record_scan, Recorder, Slot, TILE};
+use crate::ops::scan::gpu::{record_scan, TILE};
 
 /// `shaders/compact.wgsl`: `count_tiles` and `scatter_tiles` (32-bit elements:
 /// comparisons use 32-bit order keys).
@@ -31,6 +32,7 @@ pub(crate) static COMPACT: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: params_of::<CompactParams>,
 };
 
 /// Which elements to keep.
@@ -41,14 +43,29 @@ pub(crate) enum Keep<'a, T> {
     Cmp(Compare, T),
 }
 
-/// The kernels' uniform block (12 u32, see `Params` in the shader).
+/// `Params` of `shaders/compact.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct CompactParams {
+    n: u32,
+    groups: u32,
+    part_base: u32,
+    out_start: u32,
+    use_mask: u32,
+    cmp: u32,
+    key_v: u32,
+    v_nan: u32,
+    is_float: u32,
+    pad: [u32; 3],
+}
+
 fn params<T: Element>(
     keep: &Keep<'_, T>,
     n: usize,
     groups: usize,
     part_base: u32,
     out_start: u32,
-) -> Vec<u8> {
+) -> CompactParams {
     let (use_mask, cmp, key_v, v_nan) = match keep {
         Keep::Mask(_) => (1, 0, 0, 0),
         Keep::Cmp(c, v) => {
@@ -58,24 +75,26 @@ fn params<T: Element>(
             (0, c.code(), key, v.is_nan() as u32)
         }
     };
-    let is_float = T::SCALAR.is_float() as u32;
-    [
-        n as u32,
-        groups as u32,
+    CompactParams {
+        n: n as u32,
+        groups: groups as u32,
         part_base,
         out_start,
         use_mask,
         cmp,
         key_v,
         v_nan,
-        is_float,
-        0,
-        0,
-        0,
-    ]
-    .iter()
-    .flat_map(|v| v.to_le_bytes())
-    .collect()
+        is_float: T::SCALAR.is_float() as u32,
+        pad: [0; 3],
+    }
+}
+
+/// The mask binding of a window: the mask's window, or unused for a comparison.
+fn mask<T>(keep: &Keep<'_, T>, w: (usize, usize)) -> Bind {
+    match keep {
+        Keep::Mask(b) => Bind::elems(b, w, 4),
+        Keep::Cmp(..) => Bind::Unused,
+    }
 }
 
 /// The first submission's result.
@@ -95,7 +114,7 @@ struct Counted {
 /// Input windows: short enough that a window's output, bound from an aligned
 /// element at or before its start, still fits one binding.
 fn windows(gpu: &GpuBackend, n: usize) -> Result<Vec<(usize, usize)>> {
-    let align = (gpu.limits.min_storage_buffer_offset_alignment.max(16) / 4) as usize;
+    let align = (gpu.storage_align() / 4) as usize;
     let full = gpu.window_elems(4);
     if full < 2 * align {
         return Err(Error::LimitExceeded {
@@ -104,8 +123,7 @@ fn windows(gpu: &GpuBackend, n: usize) -> Result<Vec<(usize, usize)>> {
             limit: gpu.limits.max_storage_buffer_binding_size,
         });
     }
-    let w = full - align;
-    Ok((0..n).step_by(w).map(|s| (s, w.min(n - s))).collect())
+    Ok(cut(n, full - align))
 }
 
 /// Counts the kept elements per tile, scans the counts, and reads back where
@@ -120,43 +138,35 @@ fn count<T: Element>(
     let windows = windows(gpu, n)?;
     let tiles: Vec<usize> = windows.iter().map(|w| w.1.div_ceil(TILE)).collect();
     let m: usize = tiles.iter().sum();
-    let counts = gpu.create_storage(op, (m * 4) as u64)?;
-    let offsets = gpu.create_storage(op, (m * 4) as u64)?;
-    let marks = gpu.create_storage(op, ((windows.len() + 2) * 4) as u64)?;
+    let mut s = Stream::new(gpu, op);
+    let counts = s.buffer((m * 4) as u64)?;
+    let offsets = s.buffer((m * 4) as u64)?;
+    let marks = s.buffer(((windows.len() + 2) * 4) as u64)?;
     let pipeline = gpu.pipeline(&COMPACT, "count_tiles", T::SCALAR)?;
-    let mut rec = Recorder::new(gpu, op);
-    let scratch = rec.scratch()?;
-    let dummy = gpu.dummy();
     let mut first = 0;
-    for (&(start, len), &t) in windows.iter().zip(&tiles) {
-        let (part, base) = bind_part(gpu, &counts, m, first, 4);
-        let win = ((start * 4) as u64, (len * 4) as u64);
-        let mask: Slot = match keep {
-            Keep::Mask(b) => ((*b).clone(), win.0, win.1),
-            Keep::Cmp(..) => (dummy.clone(), 0, dummy.size()),
-        };
-        let slots = vec![
-            (x.clone(), win.0, win.1),
-            mask,
-            (dummy.clone(), 0, dummy.size()),
+    for (&w, &t) in windows.iter().zip(&tiles) {
+        let (part, base) = gpu.window_at(&counts, m, first, 4);
+        let slots = [
+            Bind::elems(x, w, 4),
+            mask(keep, w),
+            Bind::Unused,
             part,
-            (scratch.clone(), 0, scratch.size()),
+            Bind::UnusedWritable,
         ];
-        rec.pass(&pipeline, params(keep, len, t, base, 0), slots, t as u64);
+        s.kernel(&pipeline, &params(keep, w.1, t, base, 0), slots, t as u64);
         first += t;
     }
-    record_scan::<u32>(&mut rec, &counts, &offsets, m, true)?;
+    record_scan::<u32>(&mut s, &counts, &offsets, m, true)?;
     let mut first = 0;
     for (k, &t) in tiles.iter().enumerate() {
-        rec.copy(&offsets, (first * 4) as u64, &marks, (k * 4) as u64, 4);
+        s.copy(&offsets, (first * 4) as u64, &marks, (k * 4) as u64, 4);
         first += t;
     }
     let last = ((m - 1) * 4) as u64;
     let w = windows.len() as u64;
-    rec.copy(&offsets, last, &marks, w * 4, 4);
-    rec.copy(&counts, last, &marks, (w + 1) * 4, 4);
-    rec.submit()?;
-    let mut starts = gpu.read::<u32>(op, &marks, 0, windows.len() + 2)?;
+    s.copy(&offsets, last, &marks, w * 4, 4);
+    s.copy(&counts, last, &marks, (w + 1) * 4, 4);
+    let mut starts = s.read::<u32>(&marks, 0, windows.len() + 2)?;
     let (o, c) = (starts[windows.len()], starts[windows.len() + 1]);
     starts.truncate(windows.len());
     starts.push(o.wrapping_add(c));
@@ -195,40 +205,29 @@ pub(crate) fn compact<T: Element>(
     if total == 0 {
         return Ok(None);
     }
-    let out = gpu.create_storage(op, (total * 4) as u64)?;
+    let mut s = Stream::new(gpu, op);
+    let out = s.buffer((total * 4) as u64)?;
     let pipeline = gpu.pipeline(&COMPACT, "scatter_tiles", T::SCALAR)?;
-    let mut rec = Recorder::new(gpu, op);
-    let scratch = rec.scratch()?;
-    let dummy = gpu.dummy();
     let mut first = 0;
-    for (k, (&(start, len), &t)) in c.windows.iter().zip(&c.tiles).enumerate() {
+    for (k, (&w, &t)) in c.windows.iter().zip(&c.tiles).enumerate() {
         let (o0, o1) = (c.starts[k] as usize, c.starts[k + 1] as usize);
         if o1 > o0 {
-            let (offs, base) = bind_part(gpu, &c.offsets, c.m, first, 4);
+            let (offs, base) = gpu.window_at(&c.offsets, c.m, first, 4);
             // This window's output, bound from an aligned element at or before o0.
-            let (dst, shift) = bind_part(gpu, &out, total, o0, 4);
+            let (dst, shift) = gpu.window_at(&out, total, o0, 4);
             let out_start = (o0 - shift as usize) as u32;
-            let win = ((start * 4) as u64, (len * 4) as u64);
-            let mask: Slot = match keep {
-                Keep::Mask(b) => ((*b).clone(), win.0, win.1),
-                Keep::Cmp(..) => (dummy.clone(), 0, dummy.size()),
-            };
-            let slots = vec![
-                (x.clone(), win.0, win.1),
-                mask,
+            let slots = [
+                Bind::elems(x, w, 4),
+                mask(keep, w),
                 offs,
-                (scratch.clone(), 0, scratch.size()),
+                Bind::UnusedWritable,
                 dst,
             ];
-            rec.pass(
-                &pipeline,
-                params(keep, len, t, base, out_start),
-                slots,
-                t as u64,
-            );
+            let p = params(keep, w.1, t, base, out_start);
+            s.kernel(&pipeline, &p, slots, t as u64);
         }
         first += t;
     }
-    rec.submit()?;
+    s.submit()?;
     Ok(Some((out, total)))
 }

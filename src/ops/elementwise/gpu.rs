@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use crate::element::Element;
+use crate::element::ScalarType;
 use crate::error::Result;
 use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/elementwise.wgsl`: add, sub, mul, scale, axpy.
@@ -20,6 +22,7 @@ pub(crate) static ELEMENTWISE: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: ALL_SCALARS,
+    params: scalar_params_size,
 };
 
 /// `shaders/fill.wgsl`.
@@ -29,15 +32,38 @@ pub(crate) static FILL: KernelSpec = KernelSpec {
     entries: &["fill"],
     bindings: &[Binding::Uniform, Binding::ReadWrite],
     scalars: ALL_SCALARS,
+    params: scalar_params_size,
 };
 
-/// The kernels' uniform block: n, padding, then a scalar at byte 16.
-fn params<T: Element>(n: usize, scalar: T) -> Vec<u8> {
-    let mut b = vec![0u8; 32];
-    b[0..4].copy_from_slice(&(n as u32).to_le_bytes());
-    let s = bytemuck::bytes_of(&scalar);
-    b[16..16 + s.len()].copy_from_slice(s);
-    b
+/// `Params` of both shaders: n, padding, then a scalar of `T` at byte 16.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct ScalarParams<T> {
+    n: u32,
+    pad: [u32; 3],
+    value: T,
+}
+
+// SAFETY: `T` is an `Element` (f32, f64, i32 or u32: `Pod`, size 4 or 8), so
+// the struct is 16 bytes of u32 then one `T` at an offset aligned for it:
+// no padding, every bit pattern valid.
+unsafe impl<T: Element> bytemuck::Zeroable for ScalarParams<T> {}
+// SAFETY: as above.
+unsafe impl<T: Element> bytemuck::Pod for ScalarParams<T> {}
+
+fn scalar_params_size(scalar: ScalarType) -> usize {
+    match scalar {
+        ScalarType::F64 => std::mem::size_of::<ScalarParams<f64>>(),
+        _ => std::mem::size_of::<ScalarParams<f32>>(),
+    }
+}
+
+fn params<T: Element>(n: usize, value: T) -> ScalarParams<T> {
+    ScalarParams {
+        n: n as u32,
+        pad: [0; 3],
+        value,
+    }
 }
 
 /// `out = entry(a, b)` over `n` elements; `b` may be `a` for unary entries.
@@ -51,18 +77,18 @@ pub(crate) fn binary<T: Element>(
     alpha: T,
 ) -> Result<wgpu::Buffer> {
     let size = std::mem::size_of::<T>();
-    let out = gpu.create_storage(op, (n * size) as u64)?;
-    let (pipeline, layout) = gpu.pipeline(&ELEMENTWISE, entry, T::SCALAR)?;
-    gpu.run_windowed(
-        op,
-        &pipeline,
-        &layout,
-        n,
-        size,
-        32,
-        |len| params(len, alpha),
-        |off, bytes| vec![(a, off, bytes), (b, off, bytes), (&out, off, bytes)],
-    )?;
+    let mut s = Stream::new(gpu, op);
+    let out = s.buffer((n * size) as u64)?;
+    let pipeline = gpu.pipeline(&ELEMENTWISE, entry, T::SCALAR)?;
+    s.per_window(&pipeline, n, size, |w| {
+        let storage = vec![
+            Bind::elems(a, w, size),
+            Bind::elems(b, w, size),
+            Bind::elems(&out, w, size),
+        ];
+        (params(w.1, alpha), storage)
+    });
+    s.submit()?;
     Ok(out)
 }
 
@@ -73,15 +99,11 @@ pub(crate) fn fill<T: Element>(
     n: usize,
     value: T,
 ) -> Result<()> {
-    let (pipeline, layout) = gpu.pipeline(&FILL, "fill", T::SCALAR)?;
-    gpu.run_windowed(
-        "fill",
-        &pipeline,
-        &layout,
-        n,
-        std::mem::size_of::<T>(),
-        32,
-        |len| params(len, value),
-        |off, bytes| vec![(out, off, bytes)],
-    )
+    let size = std::mem::size_of::<T>();
+    let pipeline = gpu.pipeline(&FILL, "fill", T::SCALAR)?;
+    let mut s = Stream::new(gpu, "fill");
+    s.per_window(&pipeline, n, size, |w| {
+        (params(w.1, value), vec![Bind::elems(out, w, size)])
+    });
+    s.submit()
 }

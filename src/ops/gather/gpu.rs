@@ -25,6 +25,7 @@ pub(crate) static GATHER: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// `shaders/scatter.wgsl`.
@@ -41,6 +42,7 @@ pub(crate) static SCATTER: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// Whether `len` elements of `T` fit one storage binding on `gpu`.
@@ -92,7 +94,7 @@ pub(crate) fn gather<T: Element>(
     let size = std::mem::size_of::<T>();
     let out = gpu.create_storage(op, (n * size) as u64)?;
     let flag = gpu.create_storage(op, 4)?;
-    let (pipeline, layout) = gpu.pipeline(&GATHER, "gather", T::SCALAR)?;
+    let (pipeline, layout) = gpu.pipeline_pair(&GATHER, "gather", T::SCALAR)?;
     let windows = gpu.windows(n, size.max(4));
     let blocks: Vec<Vec<u8>> = windows
         .iter()
@@ -100,7 +102,7 @@ pub(crate) fn gather<T: Element>(
         .collect();
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
     let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
+        let mut enc = gpu.legacy_encoder();
         for (i, &(s, len)) in windows.iter().enumerate() {
             let bg = gpu.bind_group(
                 &layout,
@@ -147,8 +149,8 @@ pub(crate) fn scatter<T: Element>(
     let size = std::mem::size_of::<T>();
     let winner = gpu.create_storage(op, (dst_len * 4) as u64)?;
     let flag = gpu.create_storage(op, 4)?;
-    let (claim, layout) = gpu.pipeline(&SCATTER, "scatter_claim", T::SCALAR)?;
-    let (write, _) = gpu.pipeline(&SCATTER, "scatter_write", T::SCALAR)?;
+    let (claim, layout) = gpu.pipeline_pair(&SCATTER, "scatter_claim", T::SCALAR)?;
+    let (write, _) = gpu.pipeline_pair(&SCATTER, "scatter_write", T::SCALAR)?;
     let windows = gpu.windows(n, size.max(4));
     let blocks: Vec<Vec<u8>> = windows
         .iter()
@@ -156,7 +158,7 @@ pub(crate) fn scatter<T: Element>(
         .collect();
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
     let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
+        let mut enc = gpu.legacy_encoder();
         let groups: Vec<_> = windows
             .iter()
             .enumerate()

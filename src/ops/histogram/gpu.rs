@@ -27,6 +27,7 @@ pub(crate) static HISTOGRAM: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// Bins of the `hist_small` and `hist_shared` workgroup arrays.
@@ -77,7 +78,7 @@ pub(crate) fn histogram<T: Element>(
         });
     }
     let (entry, per_thread) = choose(gpu, bins);
-    let (pipeline, layout) = gpu.pipeline(&HISTOGRAM, entry, T::SCALAR)?;
+    let (pipeline, layout) = gpu.pipeline_pair(&HISTOGRAM, entry, T::SCALAR)?;
     let counts = gpu.create_storage(op, bins as u64 * 4)?;
     let edges = gpu.create_storage(op, (bins as u64 + 1) * 4)?;
     gpu.write(op, &edges, &plan.edges)?;
@@ -108,7 +109,7 @@ pub(crate) fn histogram<T: Element>(
         .collect();
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
     let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
+        let mut enc = gpu.legacy_encoder();
         for (i, &(start, len)) in windows.iter().enumerate() {
             let bg = gpu.bind_group(
                 &layout,

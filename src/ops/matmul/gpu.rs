@@ -26,6 +26,7 @@ pub(crate) static MATMUL: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: &[ScalarType::F32],
+    params: crate::gpu::legacy::unported,
 };
 
 /// `shaders/transpose.wgsl`: every element type.
@@ -35,6 +36,7 @@ pub(crate) static TRANSPOSE: KernelSpec = KernelSpec {
     entries: &["transpose"],
     bindings: &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
     scalars: ALL_SCALARS,
+    params: crate::gpu::legacy::unported,
 };
 
 /// Rows and columns of C one matmul workgroup computes (`BM`, `BN` in the shader).
@@ -122,7 +124,7 @@ pub(crate) fn matmul(
         ));
     }
     let c = gpu.create_storage(op, m * n * 4)?;
-    let (pipeline, layout) = gpu.pipeline(&MATMUL, "matmul", ScalarType::F32)?;
+    let (pipeline, layout) = gpu.pipeline_pair(&MATMUL, "matmul", ScalarType::F32)?;
     let tiles_n = n.div_ceil(MM_BLOCK);
     // (first row, rows) of each band, and its uniform block.
     let bands: Vec<(u64, u64)> = (0..m)
@@ -162,7 +164,7 @@ pub(crate) fn matmul(
     }
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
     let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
+        let mut enc = gpu.legacy_encoder();
         for (i, &(aw, cw, tiles)) in binds.iter().enumerate() {
             let bg = gpu.bind_group(
                 &layout,
@@ -201,7 +203,7 @@ pub(crate) fn transpose<T: Element>(
         ));
     }
     let out = gpu.create_storage(op, rows * cols * size as u64)?;
-    let (pipeline, layout) = gpu.pipeline(&TRANSPOSE, "transpose", T::SCALAR)?;
+    let (pipeline, layout) = gpu.pipeline_pair(&TRANSPOSE, "transpose", T::SCALAR)?;
     let mut blocks = Vec::new();
     let mut binds = Vec::new();
     for r0 in (0..rows).step_by(rband as usize) {
@@ -238,7 +240,7 @@ pub(crate) fn transpose<T: Element>(
     }
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
     let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
+        let mut enc = gpu.legacy_encoder();
         for (i, &(iw, ow, tiles)) in binds.iter().enumerate() {
             let bg = gpu.bind_group(
                 &layout,

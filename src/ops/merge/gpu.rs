@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::gpu::legacy::{Recorder, Slot};
 use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
-use crate::ops::scan::gpu::{Recorder, Slot};
 
 /// `shaders/merge.wgsl`: `merge_partition` and `merge_tiles`.
 pub(crate) static MERGE: KernelSpec = KernelSpec {
@@ -30,6 +30,7 @@ pub(crate) static MERGE: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// Outputs per `merge_tiles` workgroup (`TILE` in the shader).
@@ -100,8 +101,8 @@ pub(crate) fn merge<T: Element>(
     };
     let tiles = n.div_ceil(TILE);
     let part = gpu.create_storage(op, ((tiles + 1) * 4) as u64)?;
-    let partition = gpu.pipeline(&MERGE, "merge_partition", T::SCALAR)?;
-    let tiles_pipe = gpu.pipeline(&MERGE, "merge_tiles", T::SCALAR)?;
+    let partition = gpu.pipeline_pair(&MERGE, "merge_partition", T::SCALAR)?;
+    let tiles_pipe = gpu.pipeline_pair(&MERGE, "merge_tiles", T::SCALAR)?;
     let mut rec = Recorder::new(gpu, op);
     let (scratch, scratch2) = (rec.scratch()?, rec.scratch()?);
     let dummy = gpu.dummy();

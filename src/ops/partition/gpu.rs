@@ -29,6 +29,7 @@ pub(crate) static PARTITION: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// The shader's `Params`.
@@ -55,7 +56,7 @@ pub(crate) fn partition<T: Element>(
 ) -> Result<(wgpu::Buffer, usize)> {
     let pass = gpu.create_storage(op, (n * 4) as u64)?;
     let fail = gpu.create_storage(op, (n * 4) as u64)?;
-    let (pipeline, layout) = gpu.pipeline(&PARTITION, "split_masks", T::SCALAR)?;
+    let (pipeline, layout) = gpu.pipeline_pair(&PARTITION, "split_masks", T::SCALAR)?;
     // -0 compares equal to +0: take its key (as `ops::compact` does).
     let canon = if value == T::zero() { T::zero() } else { value };
     let key_v = T::key_to_u32(canon.key_min()).unwrap_or(0);
@@ -82,7 +83,7 @@ pub(crate) fn partition<T: Element>(
         (Some((a, na)), Some((b, nb))) => {
             let out = gpu.create_storage(op, (n * 4) as u64)?;
             let encoder = gpu.scoped(op, || {
-                let mut enc = gpu.encoder();
+                let mut enc = gpu.legacy_encoder();
                 enc.copy_buffer_to_buffer(&a, 0, &out, 0, (na * 4) as u64);
                 enc.copy_buffer_to_buffer(&b, 0, &out, (na * 4) as u64, (nb * 4) as u64);
                 Ok(enc)

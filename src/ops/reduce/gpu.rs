@@ -3,13 +3,14 @@
 //! Pass one reduces each binding window of the input to partials (one per
 //! workgroup of WG * ITEMS elements); later passes reduce the partials, ping-
 //! ponging between two buffers, until one value is left; all passes go in one
-//! submission. Then 4 or 8 bytes are read back.
+//! submission, with the readback of the 4 or 8 bytes of the result.
 
 use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
-use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, ALL_SCALARS, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/reduce.wgsl`: sum and dot passes.
@@ -24,6 +25,7 @@ pub(crate) static REDUCE: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: ALL_SCALARS,
+    params: params_of::<ReduceParams>,
 };
 
 /// `shaders/reduce_order.wgsl`: min, max, argmin, argmax passes (32-bit keys).
@@ -38,16 +40,20 @@ pub(crate) static REDUCE_ORDER: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: params_of::<ReduceParams>,
 };
 
 /// Elements one workgroup reduces (`WG * ITEMS` in the shaders).
 const PER_GROUP: u64 = WORKGROUP_SIZE as u64 * 8;
 
-fn params(n: u64, groups: u64, out_offset: u64, base: u64) -> Vec<u8> {
-    [n as u32, groups as u32, out_offset as u32, base as u32]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
+/// `Params` of `shaders/reduce.wgsl` and `shaders/reduce_order.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ReduceParams {
+    n: u32,
+    groups: u32,
+    out_offset: u32,
+    base: u32,
 }
 
 /// One planned pass: where it reads, how many, where it writes.
@@ -96,8 +102,63 @@ fn plan(windows: &[(usize, usize)]) -> (Vec<Pass>, [u64; 2], usize) {
     (passes, sizes, cur)
 }
 
-/// Runs a planned reduction. `first` and `later` are the entry points;
-/// `y` is a second input read by `first` (dot), or None.
+/// Records a planned reduction; returns the buffer whose element 0 (of type
+/// `P`) will hold the result. `first` and `later` are the entry points; `y` is
+/// a second input read by `first` (dot), or None.
+#[allow(clippy::too_many_arguments)]
+fn record<T: Element, P: bytemuck::Pod>(
+    s: &mut Stream<'_>,
+    kernel: &'static KernelSpec,
+    first: &'static str,
+    later: &'static str,
+    x: &wgpu::Buffer,
+    y: Option<&wgpu::Buffer>,
+    n: usize,
+) -> Result<wgpu::Buffer> {
+    let gpu = s.gpu();
+    let esize = std::mem::size_of::<T>() as u64;
+    let psize = std::mem::size_of::<P>() as u64;
+    let windows = gpu.windows(n, esize as usize);
+    let (passes, sizes, result) = plan(&windows);
+    let partials = [s.buffer(sizes[0] * psize)?, s.buffer(sizes[1] * psize)?];
+    let first_pl = gpu.pipeline(kernel, first, T::SCALAR)?;
+    let later_pl = gpu.pipeline(kernel, later, T::SCALAR)?;
+    for p in &passes {
+        let groups = p.len.div_ceil(PER_GROUP);
+        let params = ReduceParams {
+            n: p.len as u32,
+            groups: groups as u32,
+            out_offset: p.out_offset as u32,
+            base: p.start as u32,
+        };
+        let out = Bind::whole(&partials[p.dst]);
+        match p.src {
+            None => {
+                let win = (p.start as usize, p.len as usize);
+                let second = match y {
+                    Some(y) => Bind::elems(y, win, esize as usize),
+                    None => Bind::Unused,
+                };
+                let storage = [Bind::elems(x, win, esize as usize), second, out];
+                s.kernel(&first_pl, &params, storage, groups);
+            }
+            Some(src) => {
+                let src = Bind::whole(&partials[src]);
+                let storage = match kernel.name {
+                    // sum_pass reads the partials as x.
+                    "reduce" => [src, Bind::Unused, out],
+                    // pair_pass reads them as pairs.
+                    _ => [Bind::Unused, src, out],
+                };
+                s.kernel(&later_pl, &params, storage, groups);
+            }
+        }
+    }
+    let [a, b] = partials;
+    Ok(if result == 0 { a } else { b })
+}
+
+/// Runs a recorded reduction and reads its result back, in one submission.
 #[allow(clippy::too_many_arguments)]
 fn reduce<T: Element, P: bytemuck::Pod + Default>(
     gpu: &Arc<GpuBackend>,
@@ -109,55 +170,19 @@ fn reduce<T: Element, P: bytemuck::Pod + Default>(
     y: Option<&wgpu::Buffer>,
     n: usize,
 ) -> Result<P> {
-    let esize = std::mem::size_of::<T>() as u64;
-    let psize = std::mem::size_of::<P>() as u64;
-    let windows = gpu.windows(n, esize as usize);
-    let (passes, sizes, result) = plan(&windows);
-    let partials = [
-        gpu.create_storage(op, sizes[0] * psize)?,
-        gpu.create_storage(op, sizes[1] * psize)?,
-    ];
-    let (first_pl, layout) = gpu.pipeline(kernel, first, T::SCALAR)?;
-    let (later_pl, _) = gpu.pipeline(kernel, later, T::SCALAR)?;
-    let blocks: Vec<Vec<u8>> = passes
-        .iter()
-        .map(|p| params(p.len, p.len.div_ceil(PER_GROUP), p.out_offset, p.start))
-        .collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let dummy = gpu.dummy();
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
-        for (i, p) in passes.iter().enumerate() {
-            let u = (&uniforms, i as u64 * stride, 16);
-            let dst = &partials[p.dst];
-            let out = (dst, 0, dst.size());
-            let (pipeline, bg) = match p.src {
-                None => {
-                    let win = (x, p.start * esize, p.len * esize);
-                    let second = match y {
-                        Some(y) => (y, p.start * esize, p.len * esize),
-                        _ => (dummy, 0, dummy.size()),
-                    };
-                    (&first_pl, gpu.bind_group(&layout, u, &[win, second, out]))
-                }
-                Some(s) => {
-                    let src = &partials[s];
-                    let storage = match kernel.name {
-                        // sum_pass reads the partials as x.
-                        "reduce" => [(src, 0, src.size()), (dummy, 0, dummy.size()), out],
-                        // pair_pass reads them as pairs.
-                        _ => [(dummy, 0, dummy.size()), (src, 0, src.size()), out],
-                    };
-                    (&later_pl, gpu.bind_group(&layout, u, &storage))
-                }
-            };
-            gpu.dispatch(&mut enc, pipeline, &bg, p.len.div_ceil(PER_GROUP))?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
-    let v = gpu.read::<P>(op, &partials[result], 0, 1)?;
-    Ok(v[0])
+    let mut s = Stream::new(gpu, op);
+    let result = record::<T, P>(&mut s, kernel, first, later, x, y, n)?;
+    Ok(s.read::<P>(&result, 0, 1)?[0])
+}
+
+/// Records the sum of `n` elements of `x` into `s`; returns the buffer whose
+/// element 0 will hold it.
+pub(crate) fn record_sum<T: Element>(
+    s: &mut Stream<'_>,
+    x: &wgpu::Buffer,
+    n: usize,
+) -> Result<wgpu::Buffer> {
+    record::<T, T>(s, &REDUCE, "sum_pass", "sum_pass", x, None, n)
 }
 
 /// Sum of `n` elements of `x`.

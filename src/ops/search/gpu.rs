@@ -22,6 +22,7 @@ pub(crate) static SEARCH: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// The shader's `Params`.
@@ -58,7 +59,7 @@ pub(crate) fn search<T: Element>(
         });
     }
     let out = gpu.create_storage(op, (n_q * 4) as u64)?;
-    let (pipeline, layout) = gpu.pipeline(&SEARCH, "search", T::SCALAR)?;
+    let (pipeline, layout) = gpu.pipeline_pair(&SEARCH, "search", T::SCALAR)?;
     let sorted_bytes = (n_s * 4) as u64;
     gpu.run_windowed(
         op,

@@ -10,11 +10,11 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
+use crate::gpu::legacy::Recorder;
 use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
 use crate::ops::by_key::gpu::{ident_lane, record_seg_scan, Lanes, Mode, MAP_IN, MAP_OUT};
 use crate::ops::by_key::ReduceOp;
-use crate::ops::scan::gpu::Recorder;
 
 /// `shaders/segmented_reduce.wgsl`: `segment_heads` and `segment_results`.
 pub(crate) static SEGMENTED_REDUCE: KernelSpec = KernelSpec {
@@ -28,6 +28,7 @@ pub(crate) static SEGMENTED_REDUCE: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// The shader's `Params`.
@@ -68,8 +69,8 @@ pub(crate) fn segmented_reduce<T: Element>(
     let heads = gpu.create_storage(op, (n * 4) as u64)?;
     let scan = gpu.create_storage(op, (n * 4) as u64)?;
     let out = gpu.create_storage(op, (segments * 4) as u64)?;
-    let heads_p = gpu.pipeline(&SEGMENTED_REDUCE, "segment_heads", ScalarType::U32)?;
-    let results_p = gpu.pipeline(&SEGMENTED_REDUCE, "segment_results", ScalarType::U32)?;
+    let heads_p = gpu.pipeline_pair(&SEGMENTED_REDUCE, "segment_heads", ScalarType::U32)?;
+    let results_p = gpu.pipeline_pair(&SEGMENTED_REDUCE, "segment_results", ScalarType::U32)?;
     let mut rec = Recorder::new(gpu, op);
     let dummy = gpu.dummy();
     let offs = (offsets.clone(), 0, (m * 4) as u64);

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
+use crate::gpu::legacy::Recorder;
 use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
 use crate::gpu::GpuBackend;
-use crate::ops::scan::gpu::Recorder;
 
 /// `shaders/sequence.wgsl`.
 pub(crate) static SEQUENCE: KernelSpec = KernelSpec {
@@ -16,6 +16,7 @@ pub(crate) static SEQUENCE: KernelSpec = KernelSpec {
     entries: &["sequence"],
     bindings: &[Binding::Uniform, Binding::ReadWrite],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// The shader's `Params`.
@@ -39,7 +40,7 @@ pub(crate) fn sequence<T: Element>(
 ) -> Result<wgpu::Buffer> {
     let op = "sequence";
     let out = gpu.create_storage(op, (n * 4) as u64)?;
-    let pipeline = gpu.pipeline(&SEQUENCE, "sequence", T::SCALAR)?;
+    let pipeline = gpu.pipeline_pair(&SEQUENCE, "sequence", T::SCALAR)?;
     let bits = |v: T| -> u32 { bytemuck::cast_slice::<T, u32>(std::slice::from_ref(&v))[0] };
     let mut rec = Recorder::new(gpu, op);
     for (first, len) in gpu.windows(n, 4) {

@@ -16,7 +16,7 @@ pub(crate) fn copy_range(
     let op = "slice";
     let dst = gpu.create_storage(op, bytes)?;
     let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
+        let mut enc = gpu.legacy_encoder();
         enc.copy_buffer_to_buffer(src, offset, &dst, 0, bytes);
         Ok(enc)
     })?;

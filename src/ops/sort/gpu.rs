@@ -34,6 +34,7 @@ pub(crate) static SORT_RADIX: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
+    params: crate::gpu::legacy::unported,
 };
 
 /// `shaders/sort_scan.wgsl`: exclusive scan of the digit counts (u32 only).
@@ -43,6 +44,7 @@ pub(crate) static SORT_SCAN: KernelSpec = KernelSpec {
     entries: &["scan_reduce", "scan_block"],
     bindings: &[Binding::Uniform, Binding::ReadWrite, Binding::ReadWrite],
     scalars: &[ScalarType::U32],
+    params: crate::gpu::legacy::unported,
 };
 
 // The shaders use one invocation per digit.
@@ -227,17 +229,17 @@ fn sort_tiled<T: Element>(
     }
     let result = src;
 
-    let (hist_pl, radix_layout) = gpu.pipeline(&SORT_RADIX, "histogram", T::SCALAR)?;
-    let (scatter_pl, _) = gpu.pipeline(&SORT_RADIX, "scatter", T::SCALAR)?;
-    let (reduce_pl, scan_layout) = gpu.pipeline(&SORT_SCAN, "scan_reduce", ScalarType::U32)?;
-    let (block_pl, _) = gpu.pipeline(&SORT_SCAN, "scan_block", ScalarType::U32)?;
+    let (hist_pl, radix_layout) = gpu.pipeline_pair(&SORT_RADIX, "histogram", T::SCALAR)?;
+    let (scatter_pl, _) = gpu.pipeline_pair(&SORT_RADIX, "scatter", T::SCALAR)?;
+    let (reduce_pl, scan_layout) = gpu.pipeline_pair(&SORT_SCAN, "scan_reduce", ScalarType::U32)?;
+    let (block_pl, _) = gpu.pipeline_pair(&SORT_SCAN, "scan_block", ScalarType::U32)?;
     let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
     let dummy = gpu.dummy();
     let window = |w: usize| (windows[w].0 * 4, windows[w].1 * 4);
     let counts = &level_bufs[0];
 
     let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.encoder();
+        let mut enc = gpu.legacy_encoder();
         for (i, step) in steps.iter().enumerate() {
             let u = (&uniforms, i as u64 * stride, PARAMS);
             match *step {
