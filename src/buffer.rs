@@ -23,10 +23,21 @@ pub enum Residency {
     Both,
 }
 
+/// A buffer's copy on one device.
 #[derive(Clone)]
 pub(crate) struct DeviceCopy {
     pub buffer: wgpu::Buffer,
     pub gpu: Arc<GpuBackend>,
+}
+
+impl DeviceCopy {
+    /// `buffer`, on `gpu`.
+    pub fn new(gpu: &Arc<GpuBackend>, buffer: wgpu::Buffer) -> Self {
+        DeviceCopy {
+            buffer,
+            gpu: gpu.clone(),
+        }
+    }
 }
 
 struct State<T> {
@@ -62,6 +73,11 @@ impl<T: Element> Buffer<T> {
                 device: None,
             }),
         }
+    }
+
+    /// A buffer of `len` elements whose only copy is `buffer` on `gpu`.
+    pub(crate) fn device_only(gpu: &Arc<GpuBackend>, len: usize, buffer: wgpu::Buffer) -> Self {
+        Self::from_device(len, DeviceCopy::new(gpu, buffer))
     }
 
     pub(crate) fn from_device(len: usize, copy: DeviceCopy) -> Self {

@@ -39,7 +39,7 @@ pub use wgsl::{Arg, CpuArgs, WgslKernel};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::cpu::PAR_MIN;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
@@ -298,13 +298,7 @@ impl Context {
                     n,
                     &params,
                 )?;
-                Ok(Buffer::from_device(
-                    n,
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, n, out))
             },
             |g, cut| {
                 let hosts = host_copies(&inputs)?;

@@ -476,10 +476,7 @@ impl Context {
                 let written = launch(g, kernel, invocations, &args)?;
                 for (a, w) in args.iter_mut().zip(written) {
                     if let (ArgKind::Write(b), Some(buffer)) = (&mut a.0, w) {
-                        b.put_device(DeviceCopy {
-                            buffer,
-                            gpu: g.clone(),
-                        });
+                        b.put_device(DeviceCopy::new(g, buffer));
                     }
                 }
                 Ok(())

@@ -9,7 +9,7 @@
 pub mod cpu;
 pub(crate) mod gpu;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
@@ -39,13 +39,7 @@ impl Context {
             || Ok(Buffer::from_host(cpu::adjacent_difference(&x.host()?))),
             |g| {
                 let out = gpu::adjacent_difference::<T>(g, &x.device(g, op)?, n)?;
-                Ok(Buffer::from_device(
-                    n,
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, n, out))
             },
         )
     }

@@ -35,7 +35,7 @@ pub(crate) mod gpu;
 
 use std::sync::Arc;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -75,13 +75,7 @@ pub(crate) fn device<T: Element>(
     buffer: wgpu::Buffer,
     len: usize,
 ) -> Buffer<T> {
-    Buffer::from_device(
-        len,
-        DeviceCopy {
-            buffer,
-            gpu: g.clone(),
-        },
-    )
+    Buffer::device_only(g, len, buffer)
 }
 
 /// A compaction's result as a buffer.

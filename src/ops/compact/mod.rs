@@ -16,7 +16,7 @@ pub(crate) mod gpu;
 
 use std::sync::Arc;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::Result;
@@ -107,13 +107,7 @@ fn work_with_mask<T: Element>(
 /// A GPU compaction's result as a buffer.
 fn output<T: Element>(g: &Arc<GpuBackend>, r: Option<(wgpu::Buffer, usize)>) -> Buffer<T> {
     match r {
-        Some((buffer, len)) => Buffer::from_device(
-            len,
-            DeviceCopy {
-                buffer,
-                gpu: g.clone(),
-            },
-        ),
+        Some((buffer, len)) => Buffer::device_only(g, len, buffer),
         None => Buffer::from_host(Vec::new()),
     }
 }

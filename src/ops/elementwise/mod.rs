@@ -36,13 +36,7 @@ impl Context {
             |g| {
                 let (da, db) = (a.device(g, op)?, b.device(g, op)?);
                 let out = gpu::binary(g, op, entry, &da, &db, a.len(), alpha)?;
-                Ok(Buffer::from_device(
-                    a.len(),
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::from_device(a.len(), DeviceCopy::new(g, out)))
             },
             |g, cut| {
                 let (ha, hb) = (a.host()?, b.host()?);
@@ -106,13 +100,7 @@ impl Context {
             |g| {
                 let dx = x.device(g, op)?;
                 let out = gpu::binary(g, op, "scale", &dx, &dx, x.len(), alpha)?;
-                Ok(Buffer::from_device(
-                    x.len(),
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::from_device(x.len(), DeviceCopy::new(g, out)))
             },
             |g, cut| {
                 let hx = x.host()?;
@@ -154,10 +142,7 @@ impl Context {
                     g.create_storage(op, (n * std::mem::size_of::<T>()) as u64)?
                 };
                 gpu::fill(g, &dst, n, value)?;
-                Ok(Some(DeviceCopy {
-                    buffer: dst,
-                    gpu: g.clone(),
-                }))
+                Ok(Some(DeviceCopy::new(g, dst)))
             },
         )?;
         match on_gpu {

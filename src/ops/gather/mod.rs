@@ -79,13 +79,7 @@ impl Context {
             |g| {
                 let out =
                     gpu::gather::<T>(g, &src.device(g, op)?, src.len(), &idx.device(g, op)?, n)?;
-                Ok(Buffer::from_device(
-                    n,
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, n, out))
             },
         )
     }
@@ -152,10 +146,7 @@ impl Context {
                     &buffer,
                     d.len(),
                 )?;
-                Ok(Written::Device(DeviceCopy {
-                    buffer,
-                    gpu: g.clone(),
-                }))
+                Ok(Written::Device(DeviceCopy::new(g, buffer)))
             },
         )?;
         match written {

@@ -35,7 +35,7 @@
 pub mod cpu;
 pub(crate) mod gpu;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
@@ -89,13 +89,7 @@ impl Context {
                     });
                 };
                 let counts = gpu::histogram::<T>(g, &x.device(g, op)?, x.len(), b)?;
-                Ok(Buffer::from_device(
-                    bins,
-                    DeviceCopy {
-                        buffer: counts,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, bins, counts))
             },
         )
     }

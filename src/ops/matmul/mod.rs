@@ -33,7 +33,7 @@
 pub mod cpu;
 pub(crate) mod gpu;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -108,13 +108,7 @@ impl Context {
             |g| {
                 let (da, db) = (a.device(g, op)?, b.device(g, op)?);
                 let out = gpu::matmul(g, &da, &db, m, k, n)?;
-                Ok(Buffer::from_device(
-                    mn,
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, mn, out))
             },
         )
     }
@@ -144,13 +138,7 @@ impl Context {
             |g| {
                 let da = a.device(g, op)?;
                 let out = gpu::transpose::<T>(g, &da, rows, cols)?;
-                Ok(Buffer::from_device(
-                    len,
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, len, out))
             },
         )
     }

@@ -23,7 +23,7 @@
 pub mod cpu;
 pub(crate) mod gpu;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
@@ -157,11 +157,5 @@ fn on_device<T: Element>(
     n: usize,
     buffer: wgpu::Buffer,
 ) -> Buffer<T> {
-    Buffer::from_device(
-        n,
-        DeviceCopy {
-            buffer,
-            gpu: g.clone(),
-        },
-    )
+    Buffer::device_only(g, n, buffer)
 }

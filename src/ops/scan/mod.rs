@@ -52,13 +52,7 @@ impl Context {
             },
             |g| {
                 let out = gpu::scan::<T>(g, op, &x.device(g, op)?, x.len(), exclusive)?;
-                Ok(Buffer::from_device(
-                    x.len(),
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::from_device(x.len(), DeviceCopy::new(g, out)))
             },
         )
     }

@@ -18,7 +18,7 @@
 pub mod cpu;
 pub(crate) mod gpu;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -106,13 +106,7 @@ impl Context {
             |g| {
                 let (ds, dq) = (sorted.device(g, op)?, queries.device(g, op)?);
                 let out = gpu::search::<T>(g, op, &ds, n_s, &dq, n_q, upper)?;
-                Ok(Buffer::from_device(
-                    n_q,
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, n_q, out))
             },
         )
     }

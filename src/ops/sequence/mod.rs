@@ -11,7 +11,7 @@
 pub mod cpu;
 pub(crate) mod gpu;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch;
 use crate::element::Element;
 use crate::error::Result;
@@ -46,13 +46,7 @@ impl Context {
             || Ok(Buffer::from_host(cpu::sequence(n, start, step))),
             |g| {
                 let out = gpu::sequence(g, n, start, step)?;
-                Ok(Buffer::from_device(
-                    n,
-                    DeviceCopy {
-                        buffer: out,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, n, out))
             },
         )
     }

@@ -92,10 +92,7 @@ impl Context {
             Some(g) if policy != Policy::Cpu => {
                 let src = x.device(&g, op)?;
                 let dst = gpu::copy_range(&g, &src, a as u64 * size, (b - a) as u64 * size)?;
-                let copy = DeviceCopy {
-                    buffer: dst,
-                    gpu: g.clone(),
-                };
+                let copy = DeviceCopy::new(&g, dst);
                 (
                     Buffer::from_device(b - a, copy),
                     Side::Gpu,

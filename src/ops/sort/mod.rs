@@ -45,13 +45,7 @@ impl Context {
             || Ok(Buffer::from_host(cpu::sort(&keys.host()?))),
             |g| {
                 let (k, _) = gpu::sort::<T>(g, op, &keys.device(g, op)?, None, n)?;
-                Ok(Buffer::from_device(
-                    n,
-                    DeviceCopy {
-                        buffer: k,
-                        gpu: g.clone(),
-                    },
-                ))
+                Ok(Buffer::device_only(g, n, k))
             },
         )
     }
@@ -87,10 +81,7 @@ impl Context {
             |g| {
                 let (dk, dv) = (keys.device(g, op)?, values.device(g, op)?);
                 let (k, v) = gpu::sort::<K>(g, op, &dk, Some(&dv), n)?;
-                let copy = |buffer| DeviceCopy {
-                    buffer,
-                    gpu: g.clone(),
-                };
+                let copy = |buffer| DeviceCopy::new(g, buffer);
                 // Some: values were given.
                 let v = v.unwrap_or(dv);
                 Ok((
