@@ -69,6 +69,29 @@ fn f64_kernels_run_where_the_adapter_has_f64() {
     assert_eq!(report.sides.contains(&"gpu"), has_f64);
 }
 
+/// f64 generated kernels must take the plain variant (no subgroup arithmetic
+/// on f64) even on an adapter with subgroups, as built-in kernels do.
+#[test]
+fn f64_map_reduce_runs_where_the_adapter_has_f64() {
+    let ctx = ctx();
+    let k = map_kernel!(f64, |x, y; a| a * x * y + x).unwrap();
+    let report = check_map_reduce(&ctx, &k, [0.75], Tolerance::float(1e-12)).unwrap();
+    let has_f64 = ctx.gpu_info().is_some_and(|g| g.f64);
+    assert_eq!(report.sides.contains(&"gpu"), has_f64, "{report}");
+    for (side, c) in common::sides() {
+        if !common::side_runs::<f64>(side, &c) {
+            continue;
+        }
+        let xs: Vec<f64> = (0..70_001).map(|i| (i % 97) as f64 * 0.5 - 20.0).collect();
+        let x = c.upload(&xs).unwrap();
+        let ident = map_kernel!(f64, |x| x).unwrap();
+        let want: f64 = xs.iter().sum();
+        let got = c.map_reduce(&ident, [&x], []).unwrap();
+        // Halves of integers below 2^20: every partial sum is exact.
+        assert_eq!(got, want, "{side}");
+    }
+}
+
 #[test]
 fn map_reduce_sums_the_mapped_values() {
     let ctx = ctx();

@@ -759,6 +759,49 @@ pub(crate) fn fold_grid(groups: u64, max_dim: u32) -> Result<(u32, u32)> {
 mod tests {
     use super::*;
 
+    /// Generated kernels follow `variant_for`: f64 takes the plain variant even
+    /// on an adapter with subgroups (the drift issue 13 found), others the
+    /// subgroup one where the adapter has it.
+    #[test]
+    fn generated_kernels_pick_the_variant_by_the_shared_rule() {
+        let Ok(gpu) = GpuBackend::open(&GpuOptions::default()) else {
+            eprintln!("GPU test skipped: no adapter");
+            return;
+        };
+        for (id, scalar) in [
+            (u64::MAX - 1, ScalarType::F32),
+            (u64::MAX - 2, ScalarType::F64),
+        ] {
+            if !gpu.supports_scalar(scalar) {
+                continue;
+            }
+            let mut seen = None;
+            let src = format!(
+                "@group(0) @binding(0) var<storage, read_write> o: array<{}>;\n@compute @workgroup_size(1) fn main() {{ o[0] = o[0]; }}",
+                scalar.wgsl()
+            );
+            gpu.pipeline_generated(
+                id,
+                "variant probe",
+                scalar,
+                |v| {
+                    seen = Some(v);
+                    src
+                },
+                &[Binding::ReadWrite],
+                "main",
+            )
+            .unwrap();
+            assert_eq!(
+                seen,
+                Some(shader::variant_for(scalar, gpu.variant_subgroups))
+            );
+            if scalar == ScalarType::F64 {
+                assert_eq!(seen, Some(Variant::Plain));
+            }
+        }
+    }
+
     #[test]
     fn grid_folding_covers_every_group() {
         for groups in [0u64, 1, 65_534, 65_535, 65_536, 131_072, 65_535 * 65_535] {
