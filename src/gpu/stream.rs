@@ -184,11 +184,6 @@ impl<'g> Stream<'g> {
         });
     }
 
-    /// True when nothing is recorded.
-    pub fn is_empty(&self) -> bool {
-        self.commands.is_empty()
-    }
-
     /// Records everything into one encoder (inside error scopes).
     fn encode(self) -> Result<wgpu::CommandEncoder> {
         let gpu = self.gpu;

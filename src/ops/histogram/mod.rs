@@ -32,6 +32,7 @@
 //! GPU kernels: up to 256 bins per-workgroup counters in workgroup memory, up to
 //! 4,096 bins likewise in a 16 KiB array, past that global atomics directly.
 
+pub(crate) mod bins;
 pub mod cpu;
 pub(crate) mod gpu;
 
