@@ -252,7 +252,11 @@ pub(crate) fn keep<T: Element>(
 }
 
 /// New buffers for the heads (and tails, with `tails`) of `n` keys.
-fn flags(s: &Stream<'_>, n: usize, tails: bool) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>)> {
+fn flag_buffers(
+    s: &Stream<'_>,
+    n: usize,
+    tails: bool,
+) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>)> {
     let h = s.buffer((n * 4) as u64)?;
     let t = match tails {
         true => Some(s.buffer((n * 4) as u64)?),
@@ -270,7 +274,7 @@ pub(crate) fn heads(
     tails: bool,
 ) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>)> {
     let mut s = Stream::new(gpu, op);
-    let (h, t) = flags(&s, n, tails)?;
+    let (h, t) = flag_buffers(&s, n, tails)?;
     record_heads(&mut s, keys, n, &h, t.as_ref())?;
     s.submit()?;
     Ok((h, t))
@@ -290,7 +294,7 @@ pub(crate) fn heads_and_scan<V: Element>(
     tails: bool,
 ) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>, wgpu::Buffer)> {
     let mut s = Stream::new(gpu, op);
-    let (h, t) = flags(&s, n, tails)?;
+    let (h, t) = flag_buffers(&s, n, tails)?;
     let out = s.buffer((n * 4) as u64)?;
     record_heads(&mut s, keys, n, &h, t.as_ref())?;
     let lanes = Lanes {
