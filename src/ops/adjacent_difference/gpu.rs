@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::gpu::legacy::Recorder;
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::stream::{cut, Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/adjacent_difference.wgsl`.
@@ -19,17 +19,17 @@ pub(crate) static ADJACENT_DIFFERENCE: KernelSpec = KernelSpec {
     entries: &["adjacent_difference"],
     bindings: &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<Params>,
 };
 
-/// The shader's `Params`.
+/// `Params` of `shaders/adjacent_difference.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     n: u32,
     base: u32,
     first: u32,
-    pad: u32,
+    pad0: u32,
 }
 
 /// The differences of neighbours of the `n >= 1` elements of `x` (32-bit `T`),
@@ -39,8 +39,7 @@ pub(crate) fn adjacent_difference<T: Element>(
     x: &wgpu::Buffer,
     n: usize,
 ) -> Result<wgpu::Buffer> {
-    let op = "adjacent_difference";
-    let align = (gpu.limits.min_storage_buffer_offset_alignment.max(16) / 4) as usize;
+    let align = (gpu.storage_align() / 4) as usize;
     let full = gpu.window_elems(4);
     if full < 2 * align {
         return Err(Error::LimitExceeded {
@@ -49,34 +48,27 @@ pub(crate) fn adjacent_difference<T: Element>(
             limit: gpu.limits.max_storage_buffer_binding_size,
         });
     }
+    let mut s = Stream::new(gpu, "adjacent_difference");
+    let out = s.buffer((n * 4) as u64)?;
+    let pipeline = gpu.pipeline(&ADJACENT_DIFFERENCE, "adjacent_difference", T::SCALAR)?;
     // Output windows one alignment unit short of a binding: x's window, which
     // starts one unit earlier, still fits.
-    let per_window = full - align;
-    let out = gpu.create_storage(op, (n * 4) as u64)?;
-    let pipeline = gpu.pipeline_pair(&ADJACENT_DIFFERENCE, "adjacent_difference", T::SCALAR)?;
-    let mut rec = Recorder::new(gpu, op);
-    for first in (0..n).step_by(per_window) {
-        let len = per_window.min(n - first);
+    for w @ (first, len) in cut(n, full - align) {
         let x_start = first.saturating_sub(align);
         let base = first - x_start;
         let params = Params {
             n: len as u32,
             base: base as u32,
             first: (first == 0) as u32,
-            pad: 0,
+            pad0: 0,
         };
-        let slots = vec![
-            (x.clone(), (x_start * 4) as u64, ((base + len) * 4) as u64),
-            (out.clone(), (first * 4) as u64, (len * 4) as u64),
+        let slots = [
+            Bind::elems(x, (x_start, base + len), 4),
+            Bind::elems(&out, w, 4),
         ];
         let groups = (len as u64).div_ceil(WORKGROUP_SIZE as u64);
-        rec.pass(
-            &pipeline,
-            bytemuck::bytes_of(&params).to_vec(),
-            slots,
-            groups,
-        );
+        s.kernel(&pipeline, &params, slots, groups);
     }
-    rec.submit()?;
+    s.submit()?;
     Ok(out)
 }

@@ -1,10 +1,13 @@
 //! Launches of `shaders/by_key.wgsl`, composed with the compaction of
 //! `ops::compact` (which is built on the scan of `ops::scan`).
 //!
-//! One submission writes the run heads (and tails) and the segmented scan of
-//! the values; the outputs whose length depends on the data (one per run) are
-//! then compacted with the heads or tails as the mask (two more submissions
-//! each, with a 4-byte-per-window readback of the count in between).
+//! One [`Stream`] (one submission) writes the run heads (and tails) and the
+//! segmented scan of the values ([`record_heads`], [`record_seg_scan`], which
+//! other ops record into their own streams). The outputs whose length depends
+//! on the data (one per run) are then compacted with the heads or tails as the
+//! mask: two more submissions each, with a readback of the counts in between,
+//! a host round trip that stays because the output size is known only after
+//! counting.
 
 use std::sync::Arc;
 
@@ -12,8 +15,8 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
-use crate::gpu::legacy::{bind_part, Recorder, Slot};
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::stream::{cut, Bind, Stream};
 use crate::gpu::GpuBackend;
 use crate::ops::by_key::ReduceOp;
 use crate::ops::compact::gpu::{compact, Keep};
@@ -34,10 +37,10 @@ pub(crate) static BY_KEY: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<Params>,
 };
 
-/// The shader's `Params`.
+/// `Params` of `shaders/by_key.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Pod, Zeroable)]
 pub(crate) struct Params {
@@ -82,22 +85,17 @@ pub(crate) fn ident_lane<T: Element>(op: ReduceOp) -> u32 {
     }
 }
 
-/// A uniform block.
-pub(crate) fn block(p: Params) -> Vec<u8> {
-    bytemuck::bytes_of(&p).to_vec()
-}
-
 /// Records `heads` over the `n` 32-bit keys of `keys`: `heads[i] = 1` where a
 /// run starts, and `tails[i] = 1` where one ends (when given).
 pub(crate) fn record_heads(
-    rec: &mut Recorder<'_>,
+    s: &mut Stream<'_>,
     keys: &wgpu::Buffer,
     n: usize,
     heads: &wgpu::Buffer,
     tails: Option<&wgpu::Buffer>,
 ) -> Result<()> {
-    let gpu = rec.gpu;
-    let align = (gpu.limits.min_storage_buffer_offset_alignment.max(16) / 4) as usize;
+    let gpu = s.gpu();
+    let align = (gpu.storage_align() / 4) as usize;
     let full = gpu.window_elems(4);
     if full < 3 * align {
         return Err(Error::LimitExceeded {
@@ -107,25 +105,20 @@ pub(crate) fn record_heads(
         });
     }
     // Each window also binds one alignment of keys before it and one key after.
-    let w = full - 2 * align;
-    let pipeline = gpu.pipeline_pair(&BY_KEY, "heads", ScalarType::U32)?;
-    let scratch = rec.scratch()?;
-    let dummy = gpu.dummy();
-    for start in (0..n).step_by(w) {
-        let len = w.min(n - start);
+    let pipeline = gpu.pipeline(&BY_KEY, "heads", ScalarType::U32)?;
+    for w @ (start, len) in cut(n, full - 2 * align) {
         let shift = if start == 0 { 0 } else { align };
         let end = (start + len + 1).min(n);
         let k0 = start - shift;
-        let tail_slot: Slot = match tails {
-            Some(t) => (t.clone(), (start * 4) as u64, (len * 4) as u64),
-            None => (scratch.clone(), 0, scratch.size()),
-        };
-        let slots = vec![
-            (keys.clone(), (k0 * 4) as u64, ((end - k0) * 4) as u64),
-            (dummy.clone(), 0, dummy.size()),
-            (dummy.clone(), 0, dummy.size()),
-            (heads.clone(), (start * 4) as u64, (len * 4) as u64),
-            tail_slot,
+        let slots = [
+            Bind::elems(keys, (k0, end - k0), 4),
+            Bind::Unused,
+            Bind::Unused,
+            Bind::elems(heads, w, 4),
+            match tails {
+                Some(t) => Bind::elems(t, w, 4),
+                None => Bind::UnusedWritable,
+            },
         ];
         let p = Params {
             n: len as u32,
@@ -135,8 +128,12 @@ pub(crate) fn record_heads(
             tails: tails.is_some() as u32,
             ..Params::default()
         };
-        let groups = (len as u64).div_ceil(WORKGROUP_SIZE as u64);
-        rec.pass(&pipeline, block(p), slots, groups);
+        s.kernel(
+            &pipeline,
+            &p,
+            slots,
+            (len as u64).div_ceil(WORKGROUP_SIZE as u64),
+        );
     }
     Ok(())
 }
@@ -156,7 +153,7 @@ pub(crate) struct Lanes {
 /// or ones) with run heads `heads` into `dst`. `T` is the values' type. `n` must
 /// be at least 1, and `heads[0]` must be 1.
 pub(crate) fn record_seg_scan<T: Element>(
-    rec: &mut Recorder<'_>,
+    s: &mut Stream<'_>,
     src: &wgpu::Buffer,
     heads: &wgpu::Buffer,
     dst: &wgpu::Buffer,
@@ -164,25 +161,15 @@ pub(crate) fn record_seg_scan<T: Element>(
     mode: Mode,
     lanes: Lanes,
 ) -> Result<()> {
-    let gpu = rec.gpu;
+    let gpu = s.gpu();
     let windows = gpu.windows(n, 4);
     let tiles: Vec<usize> = windows.iter().map(|w| w.1.div_ceil(TILE)).collect();
     let m: usize = tiles.iter().sum();
-    let reduce = gpu.pipeline_pair(&BY_KEY, "seg_reduce_tiles", T::SCALAR)?;
-    let scan = gpu.pipeline_pair(&BY_KEY, "seg_scan_tiles", T::SCALAR)?;
-    let dummy = gpu.dummy();
-    let dummy_slot: Slot = (dummy.clone(), 0, dummy.size());
-    let scratch = rec.scratch()?;
-    let scratch_slot: Slot = (scratch.clone(), 0, scratch.size());
-    let win = |b: &wgpu::Buffer, (start, len): (usize, usize)| -> Slot {
-        (b.clone(), (start * 4) as u64, (len * 4) as u64)
-    };
-    let src_slot = |w| {
-        if lanes.flags & ONES != 0 {
-            dummy_slot.clone()
-        } else {
-            win(src, w)
-        }
+    let reduce = gpu.pipeline(&BY_KEY, "seg_reduce_tiles", T::SCALAR)?;
+    let scan = gpu.pipeline(&BY_KEY, "seg_scan_tiles", T::SCALAR)?;
+    let src_bind = |w| match lanes.flags & ONES {
+        0 => Bind::elems(src, w, 4),
+        _ => Bind::Unused,
     };
     let params = |len: usize, groups: usize, part_base: u32, flags: u32| Params {
         n: len as u32,
@@ -195,38 +182,39 @@ pub(crate) fn record_seg_scan<T: Element>(
         ..Params::default()
     };
     if m == 1 {
-        let slots = vec![
-            src_slot(windows[0]),
-            win(heads, windows[0]),
-            dummy_slot,
-            win(dst, windows[0]),
-            scratch_slot,
+        let w = windows[0];
+        let slots = [
+            src_bind(w),
+            Bind::elems(heads, w, 4),
+            Bind::Unused,
+            Bind::elems(dst, w, 4),
+            Bind::UnusedWritable,
         ];
-        rec.pass(&scan, block(params(n, 1, 0, lanes.flags)), slots, 1);
+        s.kernel(&scan, &params(n, 1, 0, lanes.flags), slots, 1);
         return Ok(());
     }
-    let tile_lanes = gpu.create_storage(rec.op, (m * 4) as u64)?;
-    let tile_heads = gpu.create_storage(rec.op, (m * 4) as u64)?;
-    let carries = gpu.create_storage(rec.op, (m * 4) as u64)?;
+    let tile_lanes = s.buffer((m * 4) as u64)?;
+    let tile_heads = s.buffer((m * 4) as u64)?;
+    let carries = s.buffer((m * 4) as u64)?;
     let mut first = 0;
     for (&w, &t) in windows.iter().zip(&tiles) {
-        let (lanes_part, base) = bind_part(gpu, &tile_lanes, m, first, 4);
-        let (heads_part, _) = bind_part(gpu, &tile_heads, m, first, 4);
-        let slots = vec![
-            src_slot(w),
-            win(heads, w),
-            dummy_slot.clone(),
+        let (lanes_part, base) = gpu.window_at(&tile_lanes, m, first, 4);
+        let (heads_part, _) = gpu.window_at(&tile_heads, m, first, 4);
+        let slots = [
+            src_bind(w),
+            Bind::elems(heads, w, 4),
+            Bind::Unused,
             lanes_part,
             heads_part,
         ];
         let flags = lanes.flags & !MAP_OUT;
-        rec.pass(&reduce, block(params(w.1, t, base, flags)), slots, t as u64);
+        s.kernel(&reduce, &params(w.1, t, base, flags), slots, t as u64);
         first += t;
     }
     // The tiles' carries: the open run before each tile, already in lanes.
     let inner = Lanes { flags: 0, ..lanes };
     record_seg_scan::<T>(
-        rec,
+        s,
         &tile_lanes,
         &tile_heads,
         &carries,
@@ -236,16 +224,16 @@ pub(crate) fn record_seg_scan<T: Element>(
     )?;
     let mut first = 0;
     for (&w, &t) in windows.iter().zip(&tiles) {
-        let (part, base) = bind_part(gpu, &carries, m, first, 4);
-        let slots = vec![
-            src_slot(w),
-            win(heads, w),
+        let (part, base) = gpu.window_at(&carries, m, first, 4);
+        let slots = [
+            src_bind(w),
+            Bind::elems(heads, w, 4),
             part,
-            win(dst, w),
-            scratch_slot.clone(),
+            Bind::elems(dst, w, 4),
+            Bind::UnusedWritable,
         ];
         let flags = lanes.flags | CARRIES;
-        rec.pass(&scan, block(params(w.1, t, base, flags)), slots, t as u64);
+        s.kernel(&scan, &params(w.1, t, base, flags), slots, t as u64);
         first += t;
     }
     Ok(())
@@ -263,6 +251,20 @@ pub(crate) fn keep<T: Element>(
     compact::<T>(gpu, op, x, &Keep::Mask(mask), n)
 }
 
+/// New buffers for the heads (and tails, with `tails`) of `n` keys.
+fn flag_buffers(
+    s: &Stream<'_>,
+    n: usize,
+    tails: bool,
+) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>)> {
+    let h = s.buffer((n * 4) as u64)?;
+    let t = match tails {
+        true => Some(s.buffer((n * 4) as u64)?),
+        false => None,
+    };
+    Ok((h, t))
+}
+
 /// Run heads of `n` keys (and tails, with `tails`), in one submission.
 pub(crate) fn heads(
     gpu: &Arc<GpuBackend>,
@@ -271,15 +273,10 @@ pub(crate) fn heads(
     n: usize,
     tails: bool,
 ) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>)> {
-    let h = gpu.create_storage(op, (n * 4) as u64)?;
-    let t = if tails {
-        Some(gpu.create_storage(op, (n * 4) as u64)?)
-    } else {
-        None
-    };
-    let mut rec = Recorder::new(gpu, op);
-    record_heads(&mut rec, keys, n, &h, t.as_ref())?;
-    rec.submit()?;
+    let mut s = Stream::new(gpu, op);
+    let (h, t) = flag_buffers(&s, n, tails)?;
+    record_heads(&mut s, keys, n, &h, t.as_ref())?;
+    s.submit()?;
     Ok((h, t))
 }
 
@@ -296,15 +293,10 @@ pub(crate) fn heads_and_scan<V: Element>(
     rop: ReduceOp,
     tails: bool,
 ) -> Result<(wgpu::Buffer, Option<wgpu::Buffer>, wgpu::Buffer)> {
-    let h = gpu.create_storage(op, (n * 4) as u64)?;
-    let t = if tails {
-        Some(gpu.create_storage(op, (n * 4) as u64)?)
-    } else {
-        None
-    };
-    let out = gpu.create_storage(op, (n * 4) as u64)?;
-    let mut rec = Recorder::new(gpu, op);
-    record_heads(&mut rec, keys, n, &h, t.as_ref())?;
+    let mut s = Stream::new(gpu, op);
+    let (h, t) = flag_buffers(&s, n, tails)?;
+    let out = s.buffer((n * 4) as u64)?;
+    record_heads(&mut s, keys, n, &h, t.as_ref())?;
     let lanes = Lanes {
         op: rop,
         flags: match values {
@@ -313,8 +305,9 @@ pub(crate) fn heads_and_scan<V: Element>(
         },
         ident: ident_lane::<V>(rop),
     };
+    // With ONES the source is never bound (the kernel reads no values).
     let src = values.unwrap_or_else(|| gpu.dummy());
-    record_seg_scan::<V>(&mut rec, src, &h, &out, n, mode, lanes)?;
-    rec.submit()?;
+    record_seg_scan::<V>(&mut s, src, &h, &out, n, mode, lanes)?;
+    s.submit()?;
     Ok((h, t, out))
 }

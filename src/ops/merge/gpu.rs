@@ -1,4 +1,4 @@
-//! Launch of `shaders/merge.wgsl`: merge path, in one submission.
+//! Launch of `shaders/merge.wgsl`: merge path, in one [`Stream`] (one submission).
 //!
 //! `merge_partition` finds where each tile of `TILE` outputs starts in `a`
 //! (one binary search per tile boundary), then `merge_tiles` merges each tile,
@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::gpu::legacy::{Recorder, Slot};
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::stream::{cut, Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/merge.wgsl`: `merge_partition` and `merge_tiles`.
@@ -30,13 +30,13 @@ pub(crate) static MERGE: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<Params>,
 };
 
 /// Outputs per `merge_tiles` workgroup (`TILE` in the shader).
 pub(crate) const TILE: usize = WORKGROUP_SIZE as usize * 8;
 
-/// The shader's `Params`.
+/// `Params` of `shaders/merge.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -45,7 +45,9 @@ struct Params {
     count: u32,
     tile_base: u32,
     values: u32,
-    pad: [u32; 3],
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 /// One sorted input on the device: keys, values (for `merge_by_key`), length.
@@ -94,71 +96,53 @@ pub(crate) fn merge<T: Element>(
         });
     }
     let with_values = a.values.is_some() || b.values.is_some();
-    let out = gpu.create_storage(op, (n * 4) as u64)?;
+    let mut s = Stream::new(gpu, op);
+    let out = s.buffer((n * 4) as u64)?;
     let vout = match with_values {
-        true => Some(gpu.create_storage(op, (n * 4) as u64)?),
+        true => Some(s.buffer((n * 4) as u64)?),
         false => None,
     };
     let tiles = n.div_ceil(TILE);
-    let part = gpu.create_storage(op, ((tiles + 1) * 4) as u64)?;
-    let partition = gpu.pipeline_pair(&MERGE, "merge_partition", T::SCALAR)?;
-    let tiles_pipe = gpu.pipeline_pair(&MERGE, "merge_tiles", T::SCALAR)?;
-    let mut rec = Recorder::new(gpu, op);
-    let (scratch, scratch2) = (rec.scratch()?, rec.scratch()?);
-    let dummy = gpu.dummy();
-    let whole = |buf: Option<&wgpu::Buffer>, len: usize| -> Slot {
-        match buf {
-            Some(b) if len > 0 => (b.clone(), 0, (len * 4) as u64),
-            _ => (dummy.clone(), 0, dummy.size()),
-        }
+    let part = s.buffer(((tiles + 1) * 4) as u64)?;
+    let partition = gpu.pipeline(&MERGE, "merge_partition", T::SCALAR)?;
+    let tiles_pipe = gpu.pipeline(&MERGE, "merge_tiles", T::SCALAR)?;
+    let whole = |buf: Option<&wgpu::Buffer>, len: usize| match buf {
+        Some(b) if len > 0 => Bind::elems(b, (0, len), 4),
+        _ => Bind::Unused,
     };
-    let params = |count: usize, tile_base: usize| -> Vec<u8> {
-        bytemuck::bytes_of(&Params {
-            na: na as u32,
-            nb: nb as u32,
-            count: count as u32,
-            tile_base: tile_base as u32,
-            values: with_values as u32,
-            pad: [0; 3],
-        })
-        .to_vec()
+    let params = |count: usize, tile_base: usize| Params {
+        na: na as u32,
+        nb: nb as u32,
+        count: count as u32,
+        tile_base: tile_base as u32,
+        values: with_values as u32,
+        pad0: 0,
+        pad1: 0,
+        pad2: 0,
     };
     let inputs = [
         whole(a.keys, na),
         whole(b.keys, nb),
         whole(a.values, na),
         whole(b.values, nb),
-        (part.clone(), 0, ((tiles + 1) * 4) as u64),
+        Bind::elems(&part, (0, tiles + 1), 4),
     ];
-    let scratch_slot: Slot = (scratch.clone(), 0, scratch.size());
     let mut slots = inputs.to_vec();
-    slots.extend([scratch_slot.clone(), (scratch2.clone(), 0, scratch2.size())]);
-    rec.pass(
-        &partition,
-        params(tiles + 1, 0),
-        slots,
-        ((tiles + 1) as u64).div_ceil(WORKGROUP_SIZE as u64),
-    );
+    slots.extend([Bind::UnusedWritable, Bind::UnusedWritable]);
+    let groups = ((tiles + 1) as u64).div_ceil(WORKGROUP_SIZE as u64);
+    s.kernel(&partition, &params(tiles + 1, 0), slots, groups);
     // Output windows of whole tiles, each starting at an aligned element.
-    let per_window = gpu.window_elems(4) / TILE * TILE;
-    for start in (0..n).step_by(per_window) {
-        let len = per_window.min(n - start);
-        let win =
-            |buf: &wgpu::Buffer| -> Slot { (buf.clone(), (start * 4) as u64, (len * 4) as u64) };
+    for w @ (start, len) in cut(n, gpu.window_elems(4) / TILE * TILE) {
         let mut slots = inputs.to_vec();
-        slots.push(win(&out));
+        slots.push(Bind::elems(&out, w, 4));
         slots.push(match &vout {
-            Some(v) => win(v),
-            None => scratch_slot.clone(),
+            Some(v) => Bind::elems(v, w, 4),
+            None => Bind::UnusedWritable,
         });
         let window_tiles = len.div_ceil(TILE);
-        rec.pass(
-            &tiles_pipe,
-            params(window_tiles, start / TILE),
-            slots,
-            window_tiles as u64,
-        );
+        let p = params(window_tiles, start / TILE);
+        s.kernel(&tiles_pipe, &p, slots, window_tiles as u64);
     }
-    rec.submit()?;
+    s.submit()?;
     Ok((out, vout))
 }

@@ -1,5 +1,5 @@
 //! Launches of `shaders/segmented_reduce.wgsl` around the segmented scan of
-//! `ops::by_key`, in one submission: segment heads (a binary search of the
+//! `ops::by_key`, in one [`Stream`] (one submission): segment heads (a binary search of the
 //! offsets per element), the segmented inclusive scan, and one read of the scan
 //! per segment. The offsets and the values are read at random positions, so
 //! each must fit one storage binding ([`fits`]).
@@ -10,8 +10,8 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
-use crate::gpu::legacy::Recorder;
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 use crate::ops::by_key::gpu::{ident_lane, record_seg_scan, Lanes, Mode, MAP_IN, MAP_OUT};
 use crate::ops::by_key::ReduceOp;
@@ -28,10 +28,10 @@ pub(crate) static SEGMENTED_REDUCE: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<Params>,
 };
 
-/// The shader's `Params`.
+/// `Params` of `shaders/segmented_reduce.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Pod, Zeroable)]
 struct Params {
@@ -66,47 +66,35 @@ pub(crate) fn segmented_reduce<T: Element>(
         });
     }
     let segments = m - 1;
-    let heads = gpu.create_storage(op, (n * 4) as u64)?;
-    let scan = gpu.create_storage(op, (n * 4) as u64)?;
-    let out = gpu.create_storage(op, (segments * 4) as u64)?;
-    let heads_p = gpu.pipeline_pair(&SEGMENTED_REDUCE, "segment_heads", ScalarType::U32)?;
-    let results_p = gpu.pipeline_pair(&SEGMENTED_REDUCE, "segment_results", ScalarType::U32)?;
-    let mut rec = Recorder::new(gpu, op);
-    let dummy = gpu.dummy();
-    let offs = (offsets.clone(), 0, (m * 4) as u64);
-    let groups = |len: usize| (len as u64).div_ceil(WORKGROUP_SIZE as u64);
-    let params = |n: usize, start: usize, empty: u32| {
-        bytemuck::bytes_of(&Params {
-            n: n as u32,
-            start: start as u32,
-            m: m as u32,
-            empty,
-        })
-        .to_vec()
+    let mut s = Stream::new(gpu, op);
+    let heads = s.buffer((n * 4) as u64)?;
+    let scan = s.buffer((n * 4) as u64)?;
+    let out = s.buffer((segments * 4) as u64)?;
+    let heads_p = gpu.pipeline(&SEGMENTED_REDUCE, "segment_heads", ScalarType::U32)?;
+    let results_p = gpu.pipeline(&SEGMENTED_REDUCE, "segment_results", ScalarType::U32)?;
+    let offs = Bind::elems(offsets, (0, m), 4);
+    let params = |(start, len): (usize, usize), empty: u32| Params {
+        n: len as u32,
+        start: start as u32,
+        m: m as u32,
+        empty,
     };
-    for (start, len) in gpu.windows(n, 4) {
-        let slots = vec![
-            offs.clone(),
-            (dummy.clone(), 0, dummy.size()),
-            (heads.clone(), (start * 4) as u64, (len * 4) as u64),
-        ];
-        rec.pass(&heads_p, params(len, start, 0), slots, groups(len));
-    }
+    s.per_window(&heads_p, n, 4, |w| {
+        let slots = vec![offs.clone(), Bind::Unused, Bind::elems(&heads, w, 4)];
+        (params(w, 0), slots)
+    });
     let lanes = Lanes {
         op: rop,
         flags: MAP_IN | MAP_OUT,
         ident: ident_lane::<T>(rop),
     };
-    record_seg_scan::<T>(&mut rec, values, &heads, &scan, n, Mode::Inclusive, lanes)?;
+    record_seg_scan::<T>(&mut s, values, &heads, &scan, n, Mode::Inclusive, lanes)?;
     let empty: u32 = bytemuck::cast::<T, u32>(rop.identity::<T>());
-    for (start, len) in gpu.windows(segments, 4) {
-        let slots = vec![
-            offs.clone(),
-            (scan.clone(), 0, (n * 4) as u64),
-            (out.clone(), (start * 4) as u64, (len * 4) as u64),
-        ];
-        rec.pass(&results_p, params(len, start, empty), slots, groups(len));
-    }
-    rec.submit()?;
+    let whole_scan = Bind::elems(&scan, (0, n), 4);
+    s.per_window(&results_p, segments, 4, |w| {
+        let slots = vec![offs.clone(), whole_scan.clone(), Bind::elems(&out, w, 4)];
+        (params(w, empty), slots)
+    });
+    s.submit()?;
     Ok(out)
 }

@@ -1,12 +1,12 @@
 //! Launch of `shaders/sequence.wgsl`: one invocation per element, per binding
-//! window of the output, in one submission; the output is written once.
+//! window of the output ([`Stream::per_window`]), in one submission; the output is written once.
 
 use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
-use crate::gpu::legacy::Recorder;
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/sequence.wgsl`.
@@ -16,10 +16,10 @@ pub(crate) static SEQUENCE: KernelSpec = KernelSpec {
     entries: &["sequence"],
     bindings: &[Binding::Uniform, Binding::ReadWrite],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<Params>,
 };
 
-/// The shader's `Params`.
+/// `Params` of `shaders/sequence.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -28,7 +28,9 @@ struct Params {
     start: u32,
     step: u32,
     zero: u32,
-    pad: [u32; 3],
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 /// `start + i * step` for `i` in `0..n` (`n >= 1`, 32-bit `T`), in a new device buffer.
@@ -38,29 +40,23 @@ pub(crate) fn sequence<T: Element>(
     start: T,
     step: T,
 ) -> Result<wgpu::Buffer> {
-    let op = "sequence";
-    let out = gpu.create_storage(op, (n * 4) as u64)?;
-    let pipeline = gpu.pipeline_pair(&SEQUENCE, "sequence", T::SCALAR)?;
+    let mut s = Stream::new(gpu, "sequence");
+    let out = s.buffer((n * 4) as u64)?;
+    let pipeline = gpu.pipeline(&SEQUENCE, "sequence", T::SCALAR)?;
     let bits = |v: T| -> u32 { bytemuck::cast_slice::<T, u32>(std::slice::from_ref(&v))[0] };
-    let mut rec = Recorder::new(gpu, op);
-    for (first, len) in gpu.windows(n, 4) {
+    s.per_window(&pipeline, n, 4, |w| {
         let params = Params {
-            n: len as u32,
-            base: first as u32,
+            n: w.1 as u32,
+            base: w.0 as u32,
             start: bits(start),
             step: bits(step),
             zero: 0,
-            pad: [0; 3],
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
         };
-        let slots = vec![(out.clone(), (first * 4) as u64, (len * 4) as u64)];
-        let groups = (len as u64).div_ceil(WORKGROUP_SIZE as u64);
-        rec.pass(
-            &pipeline,
-            bytemuck::bytes_of(&params).to_vec(),
-            slots,
-            groups,
-        );
-    }
-    rec.submit()?;
+        (params, vec![Bind::elems(&out, w, 4)])
+    });
+    s.submit()?;
     Ok(out)
 }
