@@ -108,6 +108,14 @@ impl ContextBuilder {
     }
 
     /// How long to wait for one GPU submission before [`Error::Timeout`] (default 60 s).
+    ///
+    /// Not honoured on wgpu's GL backend with llvmpipe: there the work runs
+    /// inside `Queue::submit` (wgpu-hal replays the commands into GL, and
+    /// llvmpipe's `glDispatchCompute` returns when the grid is done), so the call
+    /// returns, with the result, only when the kernel ends; the wait that follows
+    /// has nothing left to time out. With a GL driver that runs dispatches
+    /// asynchronously, tandem waits on the fence in short slices against this
+    /// timeout (untested here: llvmpipe is the only GL driver on CI).
     pub fn gpu_timeout(mut self, timeout: Duration) -> Self {
         self.gpu.timeout = Some(timeout);
         self

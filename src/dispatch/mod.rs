@@ -874,7 +874,7 @@ fn attempt_gpu<R>(
 ) -> Result<R> {
     let mut once = || match ctx.take_simulated_fault(op, g) {
         Some(e) => Err(e),
-        None => gpu(g).map_err(|e| g.lost_or(e)),
+        None => g.in_gate(|| gpu(g)).map_err(|e| g.lost_or(e)),
     };
     match once() {
         Err(e) if e.kind() == ErrorKind::OutOfMemory => {
@@ -1007,7 +1007,7 @@ pub(crate) fn run_split<R>(
                 gpu_share = Some(cut as f64 / n as f64);
                 match ctx.take_simulated_fault(work.op, &g) {
                     Some(e) => Err(e),
-                    None => split(&g, cut).map_err(|e| g.lost_or(e)),
+                    None => g.in_gate(|| split(&g, cut)).map_err(|e| g.lost_or(e)),
                 }
             } else {
                 attempt_gpu(ctx, &g, work.op, &mut gpu)

@@ -6,6 +6,7 @@
 //! the uncaptured-error handler records instead of panicking; a lost device is
 //! noticed through its callback and reported as [`Error::DeviceLost`].
 
+mod gate;
 pub(crate) mod legacy;
 pub mod shader;
 pub(crate) mod stream;
@@ -121,6 +122,8 @@ pub(crate) struct GpuBackend {
     /// Shaders compiled and staging buffers made so far: a run that did either
     /// paid a one-off cost, which the dispatcher must not learn from.
     one_offs: std::sync::atomic::AtomicU64,
+    /// One caller at a time on GL (see `gate`).
+    gate: gate::GlGate,
 }
 
 fn device_type_rank(t: wgpu::DeviceType) -> u32 {
@@ -303,6 +306,7 @@ impl GpuBackend {
             dummy,
             scratch,
             one_offs: std::sync::atomic::AtomicU64::new(0),
+            gate: gate::GlGate::new(ainfo.backend),
         }))
     }
 
@@ -333,8 +337,9 @@ impl GpuBackend {
     /// Frees what tandem caches on the device (pooled staging buffers), before
     /// an out-of-memory failure is retried.
     pub fn free_cached_memory(&self) {
+        let _gate = self.gate();
         self.staging.clear();
-        let _ = self.device.poll(wgpu::PollType::Poll);
+        self.poll_once();
     }
 
     /// True when tandem gave the device up after a timeout (it may still work,
@@ -367,9 +372,10 @@ impl GpuBackend {
 
     /// Destroys the device, as a driver reset would; for fault tests.
     pub fn destroy_for_test(&self) {
+        let _gate = self.gate();
         self.mark_lost("Destroyed: simulated device loss (Context::simulate_device_loss)");
         self.device.destroy();
-        let _ = self.device.poll(wgpu::PollType::Poll);
+        self.poll_once();
     }
 
     /// Gives the device up after a submission did not finish in time: it counts
@@ -417,6 +423,7 @@ impl GpuBackend {
     /// Runs `f` inside out-of-memory and validation error scopes, mapping what
     /// they catch (or a lost device) to tandem errors.
     pub fn scoped<R>(&self, op: &'static str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        let _gate = self.gate();
         self.check_alive()?;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let val = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -455,10 +462,7 @@ impl GpuBackend {
 
     /// Waits for a submission (or all work) to finish.
     pub fn wait(&self, op: &'static str, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
-        let r = self.device.poll(wgpu::PollType::Wait {
-            submission_index: index,
-            timeout: Some(self.timeout),
-        });
+        let r = self.poll_until_done(index, self.timeout);
         self.check_alive()?;
         match r {
             Ok(_) => Ok(()),
@@ -550,6 +554,8 @@ impl GpuBackend {
 
     /// The bind group layout of a binding signature, created once per device.
     pub fn layout(&self, bindings: &[Binding]) -> Result<wgpu::BindGroupLayout> {
+        // Before the cache's lock, which is held across a wgpu call (lock order: `gate`).
+        let _gate = self.gate();
         let mut layouts = self.layouts.lock().map_err(|_| poisoned())?;
         if let Some(l) = layouts.get(bindings) {
             return Ok(l.clone());

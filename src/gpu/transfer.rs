@@ -185,7 +185,7 @@ impl GpuBackend {
                     after: self.timeout,
                 });
             }
-            let _ = self.device.poll(wgpu::PollType::Poll);
+            self.poll_once();
         }
     }
 
@@ -196,6 +196,7 @@ impl GpuBackend {
         dst: &wgpu::Buffer,
         data: &[T],
     ) -> Result<()> {
+        let _gate = self.gate(); // map, copy and unmap as one GL caller
         let bytes: &[u8] = bytemuck::cast_slice(data);
         // Buffer sizes are rounded up to 4 bytes; copies must be too.
         let total = bytes.len() as u64;
@@ -243,6 +244,7 @@ impl GpuBackend {
         offset: u64,
         len: usize,
     ) -> Result<Vec<T>> {
+        let _gate = self.gate(); // map, copy and unmap as one GL caller
         let mut out = vec![T::default(); len];
         let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
         let total = dst.len() as u64;

@@ -23,8 +23,11 @@
 //! one place the sides may differ: WGSL lets a shader compiler assume no NaN or
 //! infinity is present (Mesa folds `NaN * 0.0` to 0). The functions above are
 //! spelled out on the bits, so they agree; plain operators follow the driver.
-//! On GL, naga's translation of integer `/` and `%` does not follow WGSL for a
-//! zero divisor or negative operands (`-7 % 2` gave 1): `div` and `rem` do.
+//! Integer `/` and `%` in a kernel give Rust's results on the GPU too, on every
+//! backend, wherever Rust's operator has one (any signs: `-7 % 2 == -1`): the
+//! GPU side calls the helpers of `div`/`rem`, which divide unsigned magnitudes,
+//! since naga's GLSL output keeps GLSL's `/` and `%`, undefined for negative
+//! operands and zero divisors (llvmpipe GL gave `-7 % 2 == 1`).
 //!
 //! Precision: the GPU's `exp`, `log`, `pow`, `sin`, `cos` are accurate to a few
 //! ULP (WGSL leaves the exact error to the implementation), so compare float

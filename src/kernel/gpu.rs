@@ -51,6 +51,12 @@ pub(crate) fn kernel_source(
     for f in ["select", "min", "max", "clamp", "div", "rem"] {
         expr = rename_call(&expr, f);
     }
+    if matches!(scalar, ScalarType::I32 | ScalarType::U32) {
+        // Plain `/` and `%` as the same defined helpers (see `int_ops`).
+        if let Some(spelled) = super::int_ops::spell_out_division(&expr) {
+            expr = spelled;
+        }
+    }
     let args: Vec<String> = inputs
         .iter()
         .chain(params)
@@ -103,7 +109,8 @@ fn map_sum_main(inv: Inv) {{
 /// `select(a, b, b < a)` into `fmin`, which drops a NaN and orders zeros its own
 /// way), so NaNs and pairs of zeros are decided on the bits first; and naga's GL
 /// output does not follow WGSL's integer `/` and `%` for a zero divisor or
-/// negative operands, so those are spelled out too.
+/// negative operands, so those are spelled out on unsigned magnitudes (the
+/// plain operators of integer kernels call them too: `super::int_ops`).
 fn defined_fns(scalar: ScalarType) -> &'static str {
     match scalar {
         ScalarType::F32 => concat!(
@@ -127,9 +134,17 @@ fn defined_fns(scalar: ScalarType) -> &'static str {
             "fn min_t_(a: T, b: T) -> T {\n    return select(a, b, b < a);\n}\n",
             "fn max_t_(a: T, b: T) -> T {\n    return select(a, b, b > a);\n}\n",
             "fn clamp_t_(x: T, lo: T, hi: T) -> T {\n    return min_t_(max_t_(x, lo), hi);\n}\n",
-            "fn div_bad_t_(a: T, b: T) -> bool {\n    return b == 0i || (a == i32(-2147483648) && b == -1i);\n}\n",
-            "fn div_t_(a: T, b: T) -> T {\n    if (div_bad_t_(a, b)) {\n        return a;\n    }\n    return a / b;\n}\n",
-            "fn rem_t_(a: T, b: T) -> T {\n    if (div_bad_t_(a, b)) {\n        return 0i;\n    }\n    return a - (a / b) * b;\n}\n",
+            // Magnitudes as u32 (|i32::MIN| = 2^31 fits), divided unsigned by a
+            // nonzero divisor: defined on every backend. The quotient takes the
+            // sign of a * b (wrapping, so i32::MIN / -1 is i32::MIN), the
+            // remainder the sign of a.
+            "fn mag_t_(x: T) -> u32 {\n    return select(bitcast<u32>(x), 0u - bitcast<u32>(x), x < 0i);\n}\n",
+            "fn div_t_(a: T, b: T) -> T {\n    if (b == 0i) {\n        return a;\n    }\n",
+            "    let q = mag_t_(a) / mag_t_(b);\n",
+            "    return bitcast<i32>(select(q, 0u - q, (a < 0i) != (b < 0i)));\n}\n",
+            "fn rem_t_(a: T, b: T) -> T {\n    if (b == 0i) {\n        return 0i;\n    }\n",
+            "    let ma = mag_t_(a);\n    let mb = mag_t_(b);\n    let r = ma - (ma / mb) * mb;\n",
+            "    return bitcast<i32>(select(r, 0u - r, a < 0i));\n}\n",
         ),
         ScalarType::U32 => concat!(
             "fn min_t_(a: T, b: T) -> T {\n    return select(a, b, b < a);\n}\n",

@@ -26,12 +26,15 @@
 //! [`fns`]: `min`/`max` with NaN, `div`/`rem` by zero). Rust's integer `/` and `%`
 //! panic for a zero divisor (and `i32::MIN / -1`): the CPU side then returns
 //! [`Error::InvalidArgument`] instead, while the GPU side returns WGSL's value;
-//! write `div(a, b)` and `rem(a, b)` where a divisor may be 0. Each kernel compiles once per
+//! write `div(a, b)` and `rem(a, b)` where a divisor may be 0. For every other
+//! input integer `/` and `%` give Rust's result on both sides and every backend
+//! (negative operands included). Each kernel compiles once per
 //! context (`MapKernel` carries a unique id); [`crate::testing`] checks a kernel on
 //! both sides over the awkward sizes.
 
 pub mod fns;
 pub(crate) mod gpu;
+mod int_ops;
 mod wgsl;
 
 pub use wgsl::{Arg, CpuArgs, WgslKernel};
