@@ -3,13 +3,15 @@
 //! The linear sides (idx, out for gather; src, idx for scatter) are cut into
 //! binding windows; the randomly addressed side (src for gather; dst for
 //! scatter) must fit one binding, else [`Error::LimitExceeded`]. Each op is one
-//! submission, followed by a 4-byte read of the bad-index flag.
+//! [`Stream`] whose one submission ends with the 4-byte read of the bad-index
+//! flag.
 
 use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/gather.wgsl`.
@@ -25,7 +27,7 @@ pub(crate) static GATHER: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<GatherParams>,
 };
 
 /// `shaders/scatter.wgsl`.
@@ -42,7 +44,7 @@ pub(crate) static SCATTER: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<ScatterParams>,
 };
 
 /// Whether `len` elements of `T` fit one storage binding on `gpu`.
@@ -58,15 +60,30 @@ fn too_big<T: Element>(gpu: &GpuBackend, what: &'static str, len: usize) -> Erro
     }
 }
 
-fn params(n: usize, len: usize, base: usize) -> Vec<u8> {
-    [n as u32, len as u32, base as u32, 0]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
+/// `Params` of `shaders/gather.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GatherParams {
+    n: u32,
+    src_len: u32,
+    pad0: u32,
+    pad1: u32,
 }
 
-fn bad_index(gpu: &GpuBackend, op: &'static str, flag: &wgpu::Buffer, len: usize) -> Result<()> {
-    if gpu.read::<u32>(op, flag, 0, 1)?[0] != 0 {
+/// `Params` of `shaders/scatter.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ScatterParams {
+    n: u32,
+    dst_len: u32,
+    base: u32,
+    pad0: u32,
+}
+
+/// Submits `s` with the read of the bad-index flag, and answers it.
+fn check_flag(s: Stream<'_>, flag: &wgpu::Buffer, len: usize) -> Result<()> {
+    let op = s.op();
+    if s.read::<u32>(flag, 0, 1)?.first() != Some(&0) {
         return Err(Error::InvalidArgument {
             op,
             message: format!("an index is out of range for {len} elements"),
@@ -92,39 +109,26 @@ pub(crate) fn gather<T: Element>(
         ));
     }
     let size = std::mem::size_of::<T>();
-    let out = gpu.create_storage(op, (n * size) as u64)?;
-    let flag = gpu.create_storage(op, 4)?;
-    let (pipeline, layout) = gpu.pipeline_pair(&GATHER, "gather", T::SCALAR)?;
-    let windows = gpu.windows(n, size.max(4));
-    let blocks: Vec<Vec<u8>> = windows
-        .iter()
-        .map(|&(s, len)| params(len, src_len, s))
-        .collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.legacy_encoder();
-        for (i, &(s, len)) in windows.iter().enumerate() {
-            let bg = gpu.bind_group(
-                &layout,
-                (&uniforms, i as u64 * stride, 16),
-                &[
-                    (src, 0, (src_len * size) as u64),
-                    (idx, (s * 4) as u64, (len * 4) as u64),
-                    (&out, (s * size) as u64, (len * size) as u64),
-                    (&flag, 0, 4),
-                ],
-            );
-            gpu.dispatch(
-                &mut enc,
-                &pipeline,
-                &bg,
-                (len as u64).div_ceil(WORKGROUP_SIZE as u64),
-            )?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
-    bad_index(gpu, op, &flag, src_len)?;
+    let pipeline = gpu.pipeline(&GATHER, "gather", T::SCALAR)?;
+    let mut s = Stream::new(gpu, op);
+    let out = s.buffer((n * size) as u64)?;
+    let flag = s.buffer(4)?;
+    s.per_window(&pipeline, n, size.max(4), |w| {
+        let params = GatherParams {
+            n: w.1 as u32,
+            src_len: src_len as u32,
+            pad0: 0,
+            pad1: 0,
+        };
+        let storage = vec![
+            Bind::elems(src, (0, src_len), size),
+            Bind::elems(idx, w, 4),
+            Bind::elems(&out, w, size),
+            Bind::whole(&flag),
+        ];
+        (params, storage)
+    });
+    check_flag(s, &flag, src_len)?;
     Ok(out)
 }
 
@@ -147,44 +151,29 @@ pub(crate) fn scatter<T: Element>(
         ));
     }
     let size = std::mem::size_of::<T>();
-    let winner = gpu.create_storage(op, (dst_len * 4) as u64)?;
-    let flag = gpu.create_storage(op, 4)?;
-    let (claim, layout) = gpu.pipeline_pair(&SCATTER, "scatter_claim", T::SCALAR)?;
-    let (write, _) = gpu.pipeline_pair(&SCATTER, "scatter_write", T::SCALAR)?;
-    let windows = gpu.windows(n, size.max(4));
-    let blocks: Vec<Vec<u8>> = windows
-        .iter()
-        .map(|&(s, len)| params(len, dst_len, s))
-        .collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.legacy_encoder();
-        let groups: Vec<_> = windows
-            .iter()
-            .enumerate()
-            .map(|(i, &(s, len))| {
-                let bg = gpu.bind_group(
-                    &layout,
-                    (&uniforms, i as u64 * stride, 16),
-                    &[
-                        (src, (s * size) as u64, (len * size) as u64),
-                        (idx, (s * 4) as u64, (len * 4) as u64),
-                        (dst, 0, (dst_len * size) as u64),
-                        (&winner, 0, (dst_len * 4) as u64),
-                        (&flag, 0, 4),
-                    ],
-                );
-                (bg, (len as u64).div_ceil(WORKGROUP_SIZE as u64))
-            })
-            .collect();
-        // Every claim finishes before any write starts.
-        for pipeline in [&claim, &write] {
-            for (bg, g) in &groups {
-                gpu.dispatch(&mut enc, pipeline, bg, *g)?;
-            }
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
-    bad_index(gpu, op, &flag, dst_len)
+    let claim = gpu.pipeline(&SCATTER, "scatter_claim", T::SCALAR)?;
+    let write = gpu.pipeline(&SCATTER, "scatter_write", T::SCALAR)?;
+    let mut s = Stream::new(gpu, op);
+    let winner = s.buffer((dst_len * 4) as u64)?;
+    let flag = s.buffer(4)?;
+    // Every claim finishes before any write starts.
+    for pipeline in [&claim, &write] {
+        s.per_window(pipeline, n, size.max(4), |w| {
+            let params = ScatterParams {
+                n: w.1 as u32,
+                dst_len: dst_len as u32,
+                base: w.0 as u32,
+                pad0: 0,
+            };
+            let storage = vec![
+                Bind::elems(src, w, size),
+                Bind::elems(idx, w, 4),
+                Bind::elems(dst, (0, dst_len), size),
+                Bind::whole(&winner),
+                Bind::whole(&flag),
+            ];
+            (params, storage)
+        });
+    }
+    check_flag(s, &flag, dst_len)
 }

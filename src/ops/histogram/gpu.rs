@@ -1,5 +1,6 @@
 //! Launch of `shaders/histogram.wgsl`: one dispatch per binding window of the
-//! input, all adding into one zeroed counts buffer, in one submission.
+//! input, all adding into one zeroed counts buffer, in one submission (one
+//! [`Stream`]; the edges are written to the device before it).
 //!
 //! Up to 256 bins the counters live in a 1 KiB workgroup array, up to 4,096 in a
 //! 16 KiB one (when the device has room for it beside the prelude's arrays);
@@ -12,7 +13,8 @@ use std::sync::Arc;
 use super::cpu::Bins;
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/histogram.wgsl`.
@@ -27,8 +29,26 @@ pub(crate) static HISTOGRAM: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<HistogramParams>,
 };
+
+/// `Params` of `shaders/histogram.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct HistogramParams {
+    n: u32,
+    groups: u32,
+    per_thread: u32,
+    bins: u32,
+    klo: u32,
+    kspan: u32,
+    is_float: u32,
+    pad0: u32,
+    lo_f: f32,
+    scale: f32,
+    pad1: u32,
+    pad2: u32,
+}
 
 /// Bins of the `hist_small` and `hist_shared` workgroup arrays.
 const SMALL: usize = 256;
@@ -78,52 +98,37 @@ pub(crate) fn histogram<T: Element>(
         });
     }
     let (entry, per_thread) = choose(gpu, bins);
-    let (pipeline, layout) = gpu.pipeline_pair(&HISTOGRAM, entry, T::SCALAR)?;
-    let counts = gpu.create_storage(op, bins as u64 * 4)?;
-    let edges = gpu.create_storage(op, (bins as u64 + 1) * 4)?;
+    let pipeline = gpu.pipeline(&HISTOGRAM, entry, T::SCALAR)?;
+    let mut s = Stream::new(gpu, op);
+    let counts = s.buffer(bins as u64 * 4)?;
+    let edges = s.buffer((bins as u64 + 1) * 4)?;
     gpu.write(op, &edges, &plan.edges)?;
     let is_float = T::SCALAR == ScalarType::F32;
     let scale = (plan.scale as f32).min(f32::MAX);
     let per_group = per_thread as u64 * WORKGROUP_SIZE as u64;
-    let windows = gpu.windows(n, 4);
-    let blocks: Vec<Vec<u8>> = windows
-        .iter()
-        .map(|&(_, len)| {
-            let groups = (len as u64).div_ceil(per_group) as u32;
-            let words: [u32; 12] = [
-                len as u32,
-                groups,
-                per_thread,
-                bins as u32,
-                plan.edges[0],
-                plan.edges[bins] - plan.edges[0],
-                is_float as u32,
-                0,
-                (plan.lo as f32).to_bits(),
-                scale.to_bits(),
-                0,
-                0,
-            ];
-            bytemuck::cast_slice(&words).to_vec()
-        })
-        .collect();
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.legacy_encoder();
-        for (i, &(start, len)) in windows.iter().enumerate() {
-            let bg = gpu.bind_group(
-                &layout,
-                (&uniforms, i as u64 * stride, 48),
-                &[
-                    (x, start as u64 * 4, len as u64 * 4),
-                    (&edges, 0, edges.size()),
-                    (&counts, 0, counts.size()),
-                ],
-            );
-            gpu.dispatch(&mut enc, &pipeline, &bg, (len as u64).div_ceil(per_group))?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
+    for w in gpu.windows(n, 4) {
+        let groups = (w.1 as u64).div_ceil(per_group);
+        let params = HistogramParams {
+            n: w.1 as u32,
+            groups: groups as u32,
+            per_thread,
+            bins: bins as u32,
+            klo: plan.edges[0],
+            kspan: plan.edges[bins] - plan.edges[0],
+            is_float: is_float as u32,
+            pad0: 0,
+            lo_f: plan.lo as f32,
+            scale,
+            pad1: 0,
+            pad2: 0,
+        };
+        let slots = [
+            Bind::elems(x, w, 4),
+            Bind::whole(&edges),
+            Bind::whole(&counts),
+        ];
+        s.kernel(&pipeline, &params, slots, groups);
+    }
+    s.submit()?;
     Ok(counts)
 }

@@ -5,13 +5,14 @@
 //! row, and the kernel gets the first row's element offset inside the window.
 //! Matmul bands A and C together and binds all of B; transpose bands its input
 //! by rows and its output by rows (the input's columns), one dispatch per pair.
-//! All dispatches of a call go in one submission.
+//! All dispatches of a call go in one submission (one [`Stream`]).
 
 use std::sync::Arc;
 
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
-use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, ALL_SCALARS};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/matmul.wgsl`: f32 only.
@@ -26,7 +27,7 @@ pub(crate) static MATMUL: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: &[ScalarType::F32],
-    params: crate::gpu::legacy::unported,
+    params: params_of::<MatmulParams>,
 };
 
 /// `shaders/transpose.wgsl`: every element type.
@@ -36,7 +37,7 @@ pub(crate) static TRANSPOSE: KernelSpec = KernelSpec {
     entries: &["transpose"],
     bindings: &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
     scalars: ALL_SCALARS,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<TransposeParams>,
 };
 
 /// Rows and columns of C one matmul workgroup computes (`BM`, `BN` in the shader).
@@ -48,41 +49,63 @@ pub(crate) const K_CHUNK: u64 = 4096;
 /// Edge of one transpose tile (`TILE` in the shader).
 const T_TILE: u64 = 32;
 
-fn words(v: &[u32]) -> Vec<u8> {
-    v.iter().flat_map(|w| w.to_le_bytes()).collect()
+/// `Params` of `shaders/matmul.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    tiles_n: u32,
+    a_base: u32,
+    c_base: u32,
+    tiles: u32,
+    k0: u32,
+    k_end: u32,
+    accumulate: u32,
+    pad0: u32,
+    pad1: u32,
 }
 
-/// Binding-window geometry for element size `size` on `gpu`.
+/// `Params` of `shaders/transpose.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct TransposeParams {
+    rows: u32,
+    cols: u32,
+    r_count: u32,
+    c_count: u32,
+    in_base: u32,
+    out_base: u32,
+    tiles_c: u32,
+    c0: u32,
+    r0: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+/// Binding-window geometry for one element size on `gpu`.
 struct Windows {
     /// Elements one binding may hold (a multiple of the offset alignment).
     max_elems: u64,
     /// Elements per offset-alignment step.
     align_elems: u64,
-    size: u64,
 }
 
 impl Windows {
     fn new(gpu: &GpuBackend, size: usize) -> Self {
-        let align = gpu.limits.min_storage_buffer_offset_alignment.max(4) as u64;
         Windows {
             max_elems: gpu.window_elems(size) as u64,
-            align_elems: (align / size as u64).max(1),
-            size: size as u64,
+            align_elems: (gpu.storage_align() / size as u64).max(1),
         }
     }
 
     /// Whole rows of `row_len` elements per band, so that a band fits one binding
-    /// whatever its alignment shift; 0 when not even one row fits.
+    /// whatever its alignment shift (see [`GpuBackend::window_at`]); 0 when not
+    /// even one row fits.
     fn band_rows(&self, row_len: u64) -> u64 {
         self.max_elems.saturating_sub(self.align_elems) / row_len.max(1)
-    }
-
-    /// The binding (byte offset, byte size) of `count` elements from element
-    /// `first`, and the shift of `first` inside it, in elements.
-    fn window(&self, first: u64, count: u64) -> (u64, u64, u64) {
-        let start = first / self.align_elems * self.align_elems;
-        let shift = first - start;
-        (start * self.size, (shift + count) * self.size, shift)
     }
 }
 
@@ -123,19 +146,14 @@ pub(crate) fn matmul(
             &w,
         ));
     }
-    let c = gpu.create_storage(op, m * n * 4)?;
-    let (pipeline, layout) = gpu.pipeline_pair(&MATMUL, "matmul", ScalarType::F32)?;
+    let pipeline = gpu.pipeline(&MATMUL, "matmul", ScalarType::F32)?;
+    let mut s = Stream::new(gpu, op);
+    let c = s.buffer(m * n * 4)?;
     let tiles_n = n.div_ceil(MM_BLOCK);
-    // (first row, rows) of each band, and its uniform block.
-    let bands: Vec<(u64, u64)> = (0..m)
-        .step_by(band as usize)
-        .map(|r| (r, band.min(m - r)))
-        .collect();
-    let mut blocks = Vec::with_capacity(bands.len());
-    let mut binds = Vec::with_capacity(bands.len());
-    for &(r0, rows) in &bands {
-        let aw = w.window(r0 * k, rows * k);
-        let cw = w.window(r0 * n, rows * n);
+    for r0 in (0..m).step_by(band as usize) {
+        let rows = band.min(m - r0);
+        let (a_part, a_base) = gpu.window_at(a, (m * k) as usize, (r0 * k) as usize, 4);
+        let (c_part, c_base) = gpu.window_at(&c, (m * n) as usize, (r0 * n) as usize, 4);
         let tiles = rows.div_ceil(MM_BLOCK) * tiles_n;
         if tiles > u32::MAX as u64 {
             return Err(Error::LimitExceeded {
@@ -145,37 +163,25 @@ pub(crate) fn matmul(
             });
         }
         for k0 in (0..k).step_by(K_CHUNK as usize) {
-            blocks.push(words(&[
-                rows as u32,
-                n as u32,
-                k as u32,
-                tiles_n as u32,
-                aw.2 as u32,
-                cw.2 as u32,
-                tiles as u32,
-                k0 as u32,
-                (k0 + K_CHUNK).min(k) as u32,
-                u32::from(k0 > 0),
-                0,
-                0,
-            ]));
-            binds.push((aw, cw, tiles));
+            let params = MatmulParams {
+                m: rows as u32,
+                n: n as u32,
+                k: k as u32,
+                tiles_n: tiles_n as u32,
+                a_base,
+                c_base,
+                tiles: tiles as u32,
+                k0: k0 as u32,
+                k_end: (k0 + K_CHUNK).min(k) as u32,
+                accumulate: u32::from(k0 > 0),
+                pad0: 0,
+                pad1: 0,
+            };
+            let slots = [a_part.clone(), Bind::bytes(b, 0, k * n * 4), c_part.clone()];
+            s.kernel(&pipeline, &params, slots, tiles);
         }
     }
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.legacy_encoder();
-        for (i, &(aw, cw, tiles)) in binds.iter().enumerate() {
-            let bg = gpu.bind_group(
-                &layout,
-                (&uniforms, i as u64 * stride, 48),
-                &[(a, aw.0, aw.1), (b, 0, k * n * 4), (&c, cw.0, cw.1)],
-            );
-            gpu.dispatch(&mut enc, &pipeline, &bg, tiles)?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
+    s.submit()?;
     Ok(c)
 }
 
@@ -202,16 +208,16 @@ pub(crate) fn transpose<T: Element>(
             &w,
         ));
     }
-    let out = gpu.create_storage(op, rows * cols * size as u64)?;
-    let (pipeline, layout) = gpu.pipeline_pair(&TRANSPOSE, "transpose", T::SCALAR)?;
-    let mut blocks = Vec::new();
-    let mut binds = Vec::new();
+    let pipeline = gpu.pipeline(&TRANSPOSE, "transpose", T::SCALAR)?;
+    let mut s = Stream::new(gpu, op);
+    let out = s.buffer(rows * cols * size as u64)?;
+    let len = (rows * cols) as usize;
     for r0 in (0..rows).step_by(rband as usize) {
         let r_count = rband.min(rows - r0);
+        let (input, in_base) = gpu.window_at(a, len, (r0 * cols) as usize, size);
         for c0 in (0..cols).step_by(cband as usize) {
             let c_count = cband.min(cols - c0);
-            let iw = w.window(r0 * cols, r_count * cols);
-            let ow = w.window(c0 * rows, c_count * rows);
+            let (output, out_base) = gpu.window_at(&out, len, (c0 * rows) as usize, size);
             let tiles_c = c_count.div_ceil(T_TILE);
             let tiles = r_count.div_ceil(T_TILE) * tiles_c;
             if tiles > u32::MAX as u64 {
@@ -221,37 +227,24 @@ pub(crate) fn transpose<T: Element>(
                     limit: u32::MAX as u64,
                 });
             }
-            blocks.push(words(&[
-                rows as u32,
-                cols as u32,
-                r_count as u32,
-                c_count as u32,
-                iw.2 as u32,
-                ow.2 as u32,
-                tiles_c as u32,
-                c0 as u32,
-                r0 as u32,
-                0,
-                0,
-                0,
-            ]));
-            binds.push((iw, ow, tiles));
+            let params = TransposeParams {
+                rows: rows as u32,
+                cols: cols as u32,
+                r_count: r_count as u32,
+                c_count: c_count as u32,
+                in_base,
+                out_base,
+                tiles_c: tiles_c as u32,
+                c0: c0 as u32,
+                r0: r0 as u32,
+                pad0: 0,
+                pad1: 0,
+                pad2: 0,
+            };
+            s.kernel(&pipeline, &params, [input.clone(), output], tiles);
         }
     }
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.legacy_encoder();
-        for (i, &(iw, ow, tiles)) in binds.iter().enumerate() {
-            let bg = gpu.bind_group(
-                &layout,
-                (&uniforms, i as u64 * stride, 48),
-                &[(a, iw.0, iw.1), (&out, ow.0, ow.1)],
-            );
-            gpu.dispatch(&mut enc, &pipeline, &bg, tiles)?;
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
+    s.submit()?;
     Ok(out)
 }
 
@@ -260,20 +253,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windows_cover_their_rows_within_the_limit() {
+    fn bands_fit_one_window_from_the_aligned_element_before_them() {
         let w = Windows {
             max_elems: 16_384,
             align_elems: 64,
-            size: 4,
         };
         for row_len in [1u64, 3, 63, 64, 65, 1000, 16_320] {
             let band = w.band_rows(row_len);
             assert!(band >= 1, "row_len {row_len}");
             for first_row in [0u64, 1, 7, 1001] {
-                let (off, bytes, shift) = w.window(first_row * row_len, band * row_len);
-                assert_eq!(off % (64 * 4), 0);
-                assert_eq!(off / 4 + shift, first_row * row_len);
-                assert!(bytes / 4 <= w.max_elems);
+                // `window_at` binds from the aligned element at or before the band.
+                let first = first_row * row_len;
+                let shift = first - first / w.align_elems * w.align_elems;
+                assert!(shift + band * row_len <= w.max_elems);
             }
         }
         assert_eq!(w.band_rows(16_321), 0);

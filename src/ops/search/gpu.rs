@@ -1,13 +1,15 @@
 //! Launch of `shaders/search.wgsl`: one binary search per query, in one
-//! submission, per binding window of the queries. The sorted array is read at
-//! random positions and must fit one storage binding, else
-//! [`Error::LimitExceeded`] (`Policy::Auto` then searches on the CPU).
+//! submission (one [`Stream`]), one dispatch per binding window of the
+//! queries. The sorted array is read at random positions and must fit one
+//! storage binding, else [`Error::LimitExceeded`] (`Policy::Auto` then
+//! searches on the CPU).
 
 use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
+use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/search.wgsl`.
@@ -22,17 +24,17 @@ pub(crate) static SEARCH: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<SearchParams>,
 };
 
-/// The shader's `Params`.
+/// `Params` of `shaders/search.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
+struct SearchParams {
     n_q: u32,
     n_s: u32,
     upper: u32,
-    pad: u32,
+    pad0: u32,
 }
 
 /// Whether a sorted array of `len` 4-byte elements fits one binding on `gpu`.
@@ -58,32 +60,23 @@ pub(crate) fn search<T: Element>(
             limit: gpu.limits.max_storage_buffer_binding_size,
         });
     }
-    let out = gpu.create_storage(op, (n_q * 4) as u64)?;
-    let (pipeline, layout) = gpu.pipeline_pair(&SEARCH, "search", T::SCALAR)?;
-    let sorted_bytes = (n_s * 4) as u64;
-    gpu.run_windowed(
-        op,
-        &pipeline,
-        &layout,
-        n_q,
-        4,
-        16,
-        |len| {
-            bytemuck::bytes_of(&Params {
-                n_q: len as u32,
-                n_s: n_s as u32,
-                upper: upper as u32,
-                pad: 0,
-            })
-            .to_vec()
-        },
-        |offset, bytes| {
-            vec![
-                (sorted, 0, sorted_bytes),
-                (queries, offset, bytes),
-                (&out, offset, bytes),
-            ]
-        },
-    )?;
+    let pipeline = gpu.pipeline(&SEARCH, "search", T::SCALAR)?;
+    let mut s = Stream::new(gpu, op);
+    let out = s.buffer((n_q * 4) as u64)?;
+    s.per_window(&pipeline, n_q, 4, |w| {
+        let params = SearchParams {
+            n_q: w.1 as u32,
+            n_s: n_s as u32,
+            upper: upper as u32,
+            pad0: 0,
+        };
+        let storage = vec![
+            Bind::elems(sorted, (0, n_s), 4),
+            Bind::elems(queries, w, 4),
+            Bind::elems(&out, w, 4),
+        ];
+        (params, storage)
+    });
+    s.submit()?;
     Ok(out)
 }

@@ -4,7 +4,7 @@
 //! Four LSD passes of 8 bits; each pass is histogram -> scan -> scatter, and keys
 //! (and values) ping-pong between two pairs of buffers, input -> A -> B -> A -> B,
 //! so the user's buffers are never written. All passes of a sort go in one
-//! submission. Grids past 65,535 workgroups are folded into 2-D.
+//! submission (one [`Stream`]). Grids past 65,535 workgroups are folded into 2-D.
 //!
 //! Buffers past the storage binding limit are bound in windows: tiles never cross
 //! a source window, and the scatter is dispatched once per (source window,
@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
-use crate::gpu::shader::{Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
+use crate::gpu::stream::{cut, Bind, Stream};
 use crate::gpu::GpuBackend;
 
 /// `shaders/sort_radix.wgsl`: per-tile digit histograms and the stable scatter.
@@ -34,7 +35,7 @@ pub(crate) static SORT_RADIX: KernelSpec = KernelSpec {
         Binding::ReadWrite,
     ],
     scalars: SCALARS_32,
-    params: crate::gpu::legacy::unported,
+    params: params_of::<RadixParams>,
 };
 
 /// `shaders/sort_scan.wgsl`: exclusive scan of the digit counts (u32 only).
@@ -44,7 +45,7 @@ pub(crate) static SORT_SCAN: KernelSpec = KernelSpec {
     entries: &["scan_reduce", "scan_block"],
     bindings: &[Binding::Uniform, Binding::ReadWrite, Binding::ReadWrite],
     scalars: &[ScalarType::U32],
-    params: crate::gpu::legacy::unported,
+    params: params_of::<SortScanParams>,
 };
 
 // The shaders use one invocation per digit.
@@ -56,32 +57,33 @@ const ROUNDS: u64 = 16;
 const BLOCK: u64 = 2048;
 /// Digits per pass.
 const RADIX: u64 = 256;
-/// Bytes of the largest parameter block.
-const PARAMS: u64 = 48;
 
-fn block(words: &[u32]) -> Vec<u8> {
-    words.iter().flat_map(|v| v.to_le_bytes()).collect()
+/// `Params` of `shaders/sort_radix.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct RadixParams {
+    n: u32,
+    groups: u32,
+    group_offset: u32,
+    total_groups: u32,
+    shift: u32,
+    dst_base: u32,
+    dst_len: u32,
+    has_values: u32,
+    rounds: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
-/// One recorded dispatch, before bind groups exist.
-enum Step {
-    Histogram {
-        src: usize,
-        win: usize,
-    },
-    ScanReduce {
-        level: usize,
-    },
-    ScanBlock {
-        level: usize,
-        use_sums: bool,
-    },
-    Scatter {
-        src: usize,
-        win: usize,
-        dst: usize,
-        dst_win: usize,
-    },
+/// `ScanParams` of `shaders/sort_scan.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SortScanParams {
+    n: u32,
+    groups: u32,
+    use_sums: u32,
+    pad: u32,
 }
 
 /// The element counts of the scan levels: level 0 is the counts, each next one
@@ -138,182 +140,106 @@ fn sort_tiled<T: Element>(
             limit: gpu.limits.max_storage_buffer_binding_size,
         });
     }
-    let windows: Vec<(u64, u64)> = (0..n64)
-        .step_by(win as usize)
-        .map(|s| (s, win.min(n64 - s)))
-        .collect();
+    let windows = cut(n, win as usize);
     let levels = scan_levels(counts_len);
 
+    let mut s = Stream::new(gpu, op);
     // Buffers: 0 = user keys, 1/2 = ping-pong keys; values likewise.
     let bytes = n64 * 4;
-    let key_bufs = [
-        keys.clone(),
-        gpu.create_storage(op, bytes)?,
-        gpu.create_storage(op, bytes)?,
-    ];
+    let key_bufs = [keys.clone(), s.buffer(bytes)?, s.buffer(bytes)?];
     let val_bufs = match values {
-        Some(v) => Some([
-            v.clone(),
-            gpu.create_storage(op, bytes)?,
-            gpu.create_storage(op, bytes)?,
-        ]),
+        Some(v) => Some([v.clone(), s.buffer(bytes)?, s.buffer(bytes)?]),
         None => None,
     };
     let level_bufs: Vec<wgpu::Buffer> = levels
         .iter()
-        .map(|&l| gpu.create_storage(op, l * 4))
+        .map(|&l| s.buffer(l * 4))
         .collect::<Result<_>>()?;
-    // Write-only slots a step does not use; distinct from every read binding.
-    let spare = [gpu.create_storage(op, 16)?, gpu.create_storage(op, 16)?];
+    let counts = Bind::whole(&level_bufs[0]);
 
-    // Plan every dispatch and its parameter block.
-    let mut steps = Vec::new();
-    let mut blocks = Vec::new();
+    let histogram = gpu.pipeline(&SORT_RADIX, "histogram", T::SCALAR)?;
+    let scatter = gpu.pipeline(&SORT_RADIX, "scatter", T::SCALAR)?;
+    let scan_reduce = gpu.pipeline(&SORT_SCAN, "scan_reduce", ScalarType::U32)?;
+    let scan_block = gpu.pipeline(&SORT_SCAN, "scan_block", ScalarType::U32)?;
     let has_values = values.is_some() as u32;
+    let radix = |pass: u32, (start, len): (usize, usize), (dst_base, dst_len): (usize, usize)| {
+        RadixParams {
+            n: len as u32,
+            groups: (len as u64).div_ceil(tile) as u32,
+            group_offset: (start as u64 / tile) as u32,
+            total_groups: tiles as u32,
+            shift: pass * 8,
+            dst_base: dst_base as u32,
+            dst_len: dst_len as u32,
+            has_values,
+            rounds: rounds as u32,
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
+        }
+    };
+    let scan = |len: u64, use_sums: bool| SortScanParams {
+        n: len as u32,
+        groups: len.div_ceil(BLOCK) as u32,
+        use_sums: use_sums as u32,
+        pad: 0,
+    };
+
     let mut src = 0usize;
     for pass in 0..passes {
         let dst = if src == 1 { 2 } else { 1 };
-        for (w, &(start, len)) in windows.iter().enumerate() {
-            steps.push(Step::Histogram { src, win: w });
-            blocks.push(block(&[
-                len as u32,
-                len.div_ceil(tile) as u32,
-                (start / tile) as u32,
-                tiles as u32,
-                pass * 8,
-                0,
-                0,
-                has_values,
-                rounds as u32,
-            ]));
+        for &w in &windows {
+            let slots = [
+                Bind::elems(&key_bufs[src], w, 4),
+                Bind::Unused,
+                counts.clone(),
+                Bind::UnusedWritable,
+                Bind::UnusedWritable,
+            ];
+            let groups = (w.1 as u64).div_ceil(tile);
+            s.kernel(&histogram, &radix(pass, w, (0, 0)), slots, groups);
         }
         for (l, &len) in levels.iter().enumerate().take(levels.len() - 1) {
-            steps.push(Step::ScanReduce { level: l });
-            blocks.push(block(&[len as u32, len.div_ceil(BLOCK) as u32, 0, 0]));
+            let slots = [Bind::whole(&level_bufs[l]), Bind::whole(&level_bufs[l + 1])];
+            s.kernel(&scan_reduce, &scan(len, false), slots, len.div_ceil(BLOCK));
         }
         for (l, &len) in levels.iter().enumerate().rev() {
-            let top = l + 1 == levels.len();
-            steps.push(Step::ScanBlock {
-                level: l,
-                use_sums: !top,
-            });
-            blocks.push(block(&[
-                len as u32,
-                len.div_ceil(BLOCK) as u32,
-                (!top) as u32,
-                0,
-            ]));
+            let use_sums = l + 1 < levels.len();
+            let sums = match use_sums {
+                true => Bind::whole(&level_bufs[l + 1]),
+                false => Bind::UnusedWritable,
+            };
+            let slots = [Bind::whole(&level_bufs[l]), sums];
+            s.kernel(
+                &scan_block,
+                &scan(len, use_sums),
+                slots,
+                len.div_ceil(BLOCK),
+            );
         }
-        for (w, &(start, len)) in windows.iter().enumerate() {
-            for (dw, &(dstart, dlen)) in windows.iter().enumerate() {
-                steps.push(Step::Scatter {
-                    src,
-                    win: w,
-                    dst,
-                    dst_win: dw,
-                });
-                blocks.push(block(&[
-                    len as u32,
-                    len.div_ceil(tile) as u32,
-                    (start / tile) as u32,
-                    tiles as u32,
-                    pass * 8,
-                    dstart as u32,
-                    dlen as u32,
-                    has_values,
-                    rounds as u32,
-                ]));
+        for &w in &windows {
+            for &dw in &windows {
+                let (vin, vout) = match &val_bufs {
+                    Some(v) => (Bind::elems(&v[src], w, 4), Bind::elems(&v[dst], dw, 4)),
+                    None => (Bind::Unused, Bind::UnusedWritable),
+                };
+                let slots = [
+                    Bind::elems(&key_bufs[src], w, 4),
+                    vin,
+                    counts.clone(),
+                    Bind::elems(&key_bufs[dst], dw, 4),
+                    vout,
+                ];
+                let groups = (w.1 as u64).div_ceil(tile);
+                s.kernel(&scatter, &radix(pass, w, dw), slots, groups);
             }
         }
         src = dst;
     }
-    let result = src;
-
-    let (hist_pl, radix_layout) = gpu.pipeline_pair(&SORT_RADIX, "histogram", T::SCALAR)?;
-    let (scatter_pl, _) = gpu.pipeline_pair(&SORT_RADIX, "scatter", T::SCALAR)?;
-    let (reduce_pl, scan_layout) = gpu.pipeline_pair(&SORT_SCAN, "scan_reduce", ScalarType::U32)?;
-    let (block_pl, _) = gpu.pipeline_pair(&SORT_SCAN, "scan_block", ScalarType::U32)?;
-    let (uniforms, stride) = gpu.create_uniforms(op, &blocks)?;
-    let dummy = gpu.dummy();
-    let window = |w: usize| (windows[w].0 * 4, windows[w].1 * 4);
-    let counts = &level_bufs[0];
-
-    let encoder = gpu.scoped(op, || {
-        let mut enc = gpu.legacy_encoder();
-        for (i, step) in steps.iter().enumerate() {
-            let u = (&uniforms, i as u64 * stride, PARAMS);
-            match *step {
-                Step::Histogram { src, win } => {
-                    let (off, size) = window(win);
-                    let bg = gpu.bind_group(
-                        &radix_layout,
-                        u,
-                        &[
-                            (&key_bufs[src], off, size),
-                            (dummy, 0, dummy.size()),
-                            (counts, 0, counts.size()),
-                            (&spare[0], 0, spare[0].size()),
-                            (&spare[1], 0, spare[1].size()),
-                        ],
-                    );
-                    gpu.dispatch(&mut enc, &hist_pl, &bg, windows[win].1.div_ceil(tile))?;
-                }
-                Step::ScanReduce { level } => {
-                    let (data, sums) = (&level_bufs[level], &level_bufs[level + 1]);
-                    let bg = gpu.bind_group(
-                        &scan_layout,
-                        (&uniforms, i as u64 * stride, 16),
-                        &[(data, 0, data.size()), (sums, 0, sums.size())],
-                    );
-                    gpu.dispatch(&mut enc, &reduce_pl, &bg, levels[level].div_ceil(BLOCK))?;
-                }
-                Step::ScanBlock { level, use_sums } => {
-                    let data = &level_bufs[level];
-                    let sums = if use_sums {
-                        &level_bufs[level + 1]
-                    } else {
-                        &spare[0]
-                    };
-                    let bg = gpu.bind_group(
-                        &scan_layout,
-                        (&uniforms, i as u64 * stride, 16),
-                        &[(data, 0, data.size()), (sums, 0, sums.size())],
-                    );
-                    gpu.dispatch(&mut enc, &block_pl, &bg, levels[level].div_ceil(BLOCK))?;
-                }
-                Step::Scatter {
-                    src,
-                    win,
-                    dst,
-                    dst_win,
-                } => {
-                    let (off, size) = window(win);
-                    let (doff, dsize) = window(dst_win);
-                    let (vin, vout) = match &val_bufs {
-                        Some(v) => ((&v[src], off, size), (&v[dst], doff, dsize)),
-                        None => ((dummy, 0, dummy.size()), (&spare[1], 0, spare[1].size())),
-                    };
-                    let bg = gpu.bind_group(
-                        &radix_layout,
-                        u,
-                        &[
-                            (&key_bufs[src], off, size),
-                            vin,
-                            (counts, 0, counts.size()),
-                            (&key_bufs[dst], doff, dsize),
-                            vout,
-                        ],
-                    );
-                    gpu.dispatch(&mut enc, &scatter_pl, &bg, windows[win].1.div_ceil(tile))?;
-                }
-            }
-        }
-        Ok(enc)
-    })?;
-    gpu.submit_and_wait(op, encoder)?;
+    s.submit()?;
     let [_, a, b] = key_bufs;
-    let out_keys = if result == 1 { a } else { b };
-    let out_vals = val_bufs.map(|[_, a, b]| if result == 1 { a } else { b });
+    let out_keys = if src == 1 { a } else { b };
+    let out_vals = val_bufs.map(|[_, a, b]| if src == 1 { a } else { b });
     Ok((out_keys, out_vals))
 }
 
