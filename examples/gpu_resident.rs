@@ -55,7 +55,9 @@ fn main() -> Result<()> {
     for log2 in sizes {
         let n = 1usize << log2;
         let xs: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 0.01).collect();
-        let us: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+        let us: Vec<u32> = (0..n as u32)
+            .map(|i| i.wrapping_mul(2_654_435_761))
+            .collect();
         let keys: Vec<u32> = (0..n as u32).map(|i| i / 16).collect();
         let sorted: Vec<u32> = (0..n as u32).map(|i| i * 2).collect();
         let offsets: Vec<u32> = (0..=(n as u32 / 64)).map(|i| i * 64).collect();
@@ -78,28 +80,73 @@ fn main() -> Result<()> {
             ("add", Box::new(|| ctx.add(&x, &y).map(drop))),
             ("axpy", Box::new(|| ctx.axpy(2.0, &x, &y).map(drop))),
             ("fill", Box::new(|| ctx.fill(&mut fill, 1.0))),
-            ("inclusive_scan", Box::new(|| ctx.inclusive_scan(&u).map(drop))),
-            ("count_if", Box::new(|| ctx.count_if(&x, Compare::Gt, 5.0).map(drop))),
-            ("compact_if", Box::new(|| ctx.compact_if(&x, Compare::Gt, 5.0).map(drop))),
+            (
+                "inclusive_scan",
+                Box::new(|| ctx.inclusive_scan(&u).map(drop)),
+            ),
+            (
+                "count_if",
+                Box::new(|| ctx.count_if(&x, Compare::Gt, 5.0).map(drop)),
+            ),
+            (
+                "compact_if",
+                Box::new(|| ctx.compact_if(&x, Compare::Gt, 5.0).map(drop)),
+            ),
             ("sort", Box::new(|| ctx.sort(&u).map(drop))),
-            ("sort_by_key", Box::new(|| ctx.sort_by_key(&u, &k).map(drop))),
-            ("histogram", Box::new(|| ctx.histogram(&x, 256, 0.0, 10.0).map(drop))),
+            (
+                "sort_by_key",
+                Box::new(|| ctx.sort_by_key(&u, &k).map(drop)),
+            ),
+            (
+                "histogram",
+                Box::new(|| ctx.histogram(&x, 256, 0.0, 10.0).map(drop)),
+            ),
             ("gather", Box::new(|| ctx.gather(&x, &ix).map(drop))),
             ("scatter", Box::new(|| ctx.scatter(&x, &ix, &mut dst))),
-            ("matmul", Box::new(|| ctx.matmul(&x, &y, side, side, side).map(drop))),
-            ("transpose", Box::new(|| ctx.transpose(&x, side, n / side).map(drop))),
+            (
+                "matmul",
+                Box::new(|| ctx.matmul(&x, &y, side, side, side).map(drop)),
+            ),
+            (
+                "transpose",
+                Box::new(|| ctx.transpose(&x, side, n / side).map(drop)),
+            ),
             ("map", Box::new(|| ctx.map(&sq, [&x, &y], [0.5]).map(drop))),
-            ("map_reduce", Box::new(|| ctx.map_reduce(&sq, [&x, &y], [0.5]).map(drop))),
-            ("reduce_by_key", Box::new(|| ctx.reduce_by_key(&k, &u, ReduceOp::Sum).map(drop))),
-            ("inclusive_scan_by_key", Box::new(|| ctx.inclusive_scan_by_key(&k, &u).map(drop))),
+            (
+                "map_reduce",
+                Box::new(|| ctx.map_reduce(&sq, [&x, &y], [0.5]).map(drop)),
+            ),
+            (
+                "reduce_by_key",
+                Box::new(|| ctx.reduce_by_key(&k, &u, ReduceOp::Sum).map(drop)),
+            ),
+            (
+                "inclusive_scan_by_key",
+                Box::new(|| ctx.inclusive_scan_by_key(&k, &u).map(drop)),
+            ),
             ("unique", Box::new(|| ctx.unique(&k).map(drop))),
-            ("run_length_encode", Box::new(|| ctx.run_length_encode(&k).map(drop))),
-            ("partition", Box::new(|| ctx.partition(&x, Compare::Lt, 5.0).map(drop))),
-            ("segmented_reduce", Box::new(|| ctx.segmented_reduce(&u, &off, ReduceOp::Max).map(drop))),
+            (
+                "run_length_encode",
+                Box::new(|| ctx.run_length_encode(&k).map(drop)),
+            ),
+            (
+                "partition",
+                Box::new(|| ctx.partition(&x, Compare::Lt, 5.0).map(drop)),
+            ),
+            (
+                "segmented_reduce",
+                Box::new(|| ctx.segmented_reduce(&u, &off, ReduceOp::Max).map(drop)),
+            ),
             ("merge", Box::new(|| ctx.merge(&s, &k).map(drop))),
-            ("lower_bound", Box::new(|| ctx.lower_bound(&s, &u).map(drop))),
+            (
+                "lower_bound",
+                Box::new(|| ctx.lower_bound(&s, &u).map(drop)),
+            ),
             ("sequence", Box::new(|| ctx.sequence(n, 1u32, 3).map(drop))),
-            ("adjacent_difference", Box::new(|| ctx.adjacent_difference(&x).map(drop))),
+            (
+                "adjacent_difference",
+                Box::new(|| ctx.adjacent_difference(&x).map(drop)),
+            ),
             ("slice", Box::new(|| ctx.slice(&x, 1..n).map(drop))),
         ];
         for (name, mut f) in cases {

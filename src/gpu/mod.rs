@@ -7,7 +7,6 @@
 //! noticed through its callback and reported as [`Error::DeviceLost`].
 
 mod gate;
-pub(crate) mod legacy;
 pub mod shader;
 pub(crate) mod stream;
 mod transfer;

@@ -25,8 +25,8 @@ use crate::element::{Element, ScalarType};
 use crate::error::Result;
 
 pub use super::bins::MAX_BINS;
-pub(crate) use super::bins::{plan, Bins, Plan};
 use super::bins::{cast_slice, invalid, key_f32, key_f64, key_i32};
+pub(crate) use super::bins::{plan, Bins, Plan};
 
 /// The bin of key `k` (known to be in range), starting from the guess `guess`.
 #[inline(always)]
