@@ -6,9 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::buffer::Buffer;
-use crate::dispatch::calibrate::CALIBRATED_OPS;
 use crate::dispatch::profile::{self, Profile, ProfileKey, ProfileStatus};
-use crate::dispatch::{RunLog, RunRecord};
+use crate::dispatch::{Op, Reason, RunLog, RunRecord};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuInfo, GpuOptions};
@@ -199,7 +198,7 @@ impl ContextBuilder {
                 profile: RwLock::new(None),
                 profile_loaded: OnceLock::new(),
                 faults: Mutex::new(None),
-                cpu_only_below: Default::default(),
+                cpu_only_below: std::array::from_fn(|_| Default::default()),
                 rebuild_after: self.rebuild_after.unwrap_or(DEFAULT_REBUILD_AFTER),
                 last_rebuild: Mutex::new(None),
             }),
@@ -249,9 +248,9 @@ struct Shared {
     profile_loaded: OnceLock<ProfileStatus>,
     /// A fault to simulate on the next GPU attempts, and how many more times.
     faults: Mutex<Option<(SimulatedFault, u32)>>,
-    /// Each calibrated op's [`Profile::cpu_only_below_for`] (indexed as
-    /// `CALIBRATED_OPS`), or 0: Auto's fast path, read without a lock.
-    cpu_only_below: [std::sync::atomic::AtomicU64; CALIBRATED_OPS.len()],
+    /// Each op's curve's [`Profile::cpu_only_below_for`] (indexed by
+    /// [`Op::index`]), or 0: Auto's fast path, read without a lock.
+    cpu_only_below: [std::sync::atomic::AtomicU64; Op::ALL.len()],
     rebuild_after: Duration,
     /// The last time a rebuild was tried.
     last_rebuild: Mutex<Option<Instant>>,
@@ -305,10 +304,10 @@ impl Shared {
 
     /// Makes `profile` the one Auto uses.
     fn install_profile(&self, profile: Option<Profile>) {
-        for (slot, op) in self.cpu_only_below.iter().zip(CALIBRATED_OPS) {
+        for (slot, op) in self.cpu_only_below.iter().zip(Op::ALL) {
             let below = profile
                 .as_ref()
-                .map_or(0, |p| p.cpu_only_below_for(op) as u64);
+                .map_or(0, |p| p.cpu_only_below_for(op.curve().name()) as u64);
             slot.store(below, std::sync::atomic::Ordering::Relaxed);
         }
         *self.profile.write().unwrap_or_else(|p| p.into_inner()) = profile.map(Arc::new);
@@ -481,14 +480,7 @@ impl Context {
     /// the dispatcher's reason, and whether the GPU failed and the CPU took over.
     /// For reports such as the examples print.
     pub fn run_summary(&self) -> String {
-        let mut rows: Vec<(
-            &'static str,
-            crate::Side,
-            usize,
-            Duration,
-            &'static str,
-            bool,
-        )> = Vec::new();
+        let mut rows: Vec<(&'static str, crate::Side, usize, Duration, Reason, bool)> = Vec::new();
         for r in self.shared.log.all() {
             let fell_back = r.fallback.is_some();
             match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
@@ -676,9 +668,8 @@ impl Context {
 
     /// Work below which Auto runs `op` on host data on the CPU without
     /// predicting (0: none).
-    pub(crate) fn cpu_only_below(&self, op: &str) -> u64 {
-        self.shared.cpu_only_below[crate::dispatch::curve_index(op)]
-            .load(std::sync::atomic::Ordering::Relaxed)
+    pub(crate) fn cpu_only_below(&self, op: Op) -> u64 {
+        self.shared.cpu_only_below[op.index()].load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn profile_for_dispatch(&self) -> Option<Arc<Profile>> {

@@ -10,7 +10,12 @@
 //! calling thread, never on a rayon worker.
 
 pub mod calibrate;
+mod op;
 pub mod profile;
+mod reason;
+
+pub use op::Op;
+pub use reason::Reason;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -45,7 +50,7 @@ pub struct RunRecord {
     /// The side that produced the result.
     pub side: Side,
     /// Why that side was chosen.
-    pub reason: &'static str,
+    pub reason: Reason,
     /// The cost model's prediction for the CPU side, transfers included (with a profile).
     pub predicted_cpu: Option<Duration>,
     /// The cost model's prediction for the GPU side, transfers included (with a profile).
@@ -66,7 +71,7 @@ pub struct RunRecord {
 /// What the dispatcher needs to know about one call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Work {
-    pub op: &'static str,
+    pub op: Op,
     /// The element type's WGSL name.
     pub ty: &'static str,
     /// Elements of the main input; multiply-adds for matmul. The cost model's work.
@@ -89,7 +94,7 @@ pub(crate) struct Work {
     /// Bytes of a buffer result. A GPU result stays on the GPU; when the inputs
     /// came from the host the model counts reading it back, as the caller will.
     pub out_bytes: u64,
-    /// The op can run split between GPU and CPU (element-wise, reductions, map kernels).
+    /// The op can run split between GPU and CPU ([`Op::splittable`]).
     pub splittable: bool,
     /// A user kernel's id (0 for built-in ops): its cost is learned from its own runs.
     pub kernel: u64,
@@ -117,7 +122,7 @@ impl GpuGap {
     /// Policy::Gpu's error for a call the GPU cannot run.
     fn error(self, w: &Work) -> Error {
         let unsupported = |why| Error::Unsupported {
-            op: w.op,
+            op: w.op.name(),
             ty: w.ty,
             side: "GPU",
             why,
@@ -131,7 +136,7 @@ impl GpuGap {
                 limit: u32::MAX as u64 - 1,
             },
             GpuGap::EmptyBinding => Error::InvalidArgument {
-                op: w.op,
+                op: w.op.name(),
                 message: "a buffer argument is empty, and a GPU binding cannot be; skip the call or pass non-empty buffers".into(),
             },
         }
@@ -162,7 +167,7 @@ impl<T: Element> Input for Buffer<T> {
 
 impl Work {
     /// A call of `op` on `ty` elements over `len` elements, before its inputs are added.
-    pub fn new(op: &'static str, ty: &'static str, len: usize) -> Work {
+    pub fn new(op: Op, ty: &'static str, len: usize) -> Work {
         Work {
             op,
             ty,
@@ -175,7 +180,7 @@ impl Work {
             upload_bytes: 0,
             readback_bytes: 0,
             out_bytes: 0,
-            splittable: false,
+            splittable: op.splittable(),
             kernel: 0,
             host_fast: false,
         }
@@ -201,12 +206,6 @@ impl Work {
         self.out_bytes = (elems * std::mem::size_of::<T>()) as u64;
         self
     }
-
-    /// Marks the op as one Split can divide.
-    pub fn splittable(mut self) -> Work {
-        self.splittable = true;
-        self
-    }
 }
 
 /// Elements from which Auto sends host-resident data to a hardware GPU (no profile).
@@ -226,7 +225,7 @@ const LOG_CAPACITY: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Decision {
     pub side: Side,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub predicted_cpu: Option<f64>,
     pub predicted_gpu: Option<f64>,
     /// The predicted time of a split, where one was considered.
@@ -246,7 +245,7 @@ impl Decision {
         }
     }
 
-    fn plain(side: Side, reason: &'static str) -> Decision {
+    fn plain(side: Side, reason: Reason) -> Decision {
         Decision {
             side,
             reason,
@@ -266,44 +265,9 @@ pub(crate) fn split_seconds(cpu: f64, gpu_moved: f64) -> f64 {
     cpu * gpu_moved / (cpu + gpu_moved) + SPLIT_OVERHEAD_S
 }
 
-/// The index in [`calibrate::CALIBRATED_OPS`] of the curve that predicts `op`:
-/// ops that cost the same share one, and any other op is predicted as `map`.
-pub(crate) fn curve_index(op: &str) -> usize {
-    match op {
-        "sum" => 0,
-        "dot" => 1,
-        "argmax" | "argmin" | "min" | "max" => 2,
-        "add" | "sub" | "mul" => 3,
-        "scale" | "fill" | "sequence" | "adjacent_difference" => 4,
-        "axpy" => 5,
-        "inclusive_scan" | "exclusive_scan" => 6,
-        "compact_if" | "compact" | "count_if" => 7,
-        // Flag, scan and compaction, as compact_if (which they call).
-        "reduce_by_key"
-        | "inclusive_scan_by_key"
-        | "exclusive_scan_by_key"
-        | "unique"
-        | "run_length_encode"
-        | "partition"
-        | "segmented_reduce" => 7,
-        "sort" => 8,
-        "sort_by_key" => 9,
-        "histogram" => 10,
-        "gather" | "lower_bound" | "upper_bound" => 11,
-        "scatter" => 12,
-        "transpose" => 13,
-        "matmul" => 14,
-        "map_reduce" => 16,
-        "merge" | "merge_by_key" => 17,
-        _ => 15,
-    }
-}
-
 /// An op's curves in the profile.
-fn curves<'a>(p: &'a Profile, op: &str) -> Option<&'a OpCurves> {
-    p.ops
-        .get(calibrate::CALIBRATED_OPS[curve_index(op)])
-        .or_else(|| p.ops.get("map"))
+fn curves(p: &Profile, op: Op) -> Option<&OpCurves> {
+    p.ops.get(op.curve().name())
 }
 
 /// The model's predictions for one call: (CPU seconds, GPU seconds, GPU seconds
@@ -375,7 +339,7 @@ pub(crate) fn decide(
         ))
     });
     match policy {
-        Policy::Cpu => plain(Side::Cpu, "Policy::Cpu"),
+        Policy::Cpu => plain(Side::Cpu, Reason::PolicyCpu),
         Policy::Gpu => {
             let Some(gpu) = gpu else {
                 return Err(Error::NoAdapter {
@@ -384,30 +348,27 @@ pub(crate) fn decide(
             };
             gpu.check_alive()?;
             if w.len == 0 {
-                return plain(Side::Cpu, "empty input: answered on the host");
+                return plain(Side::Cpu, Reason::EmptyInput);
             }
             if !w.gpu_supported {
                 return Err(w.gpu_gap.error(w));
             }
-            plain(Side::Gpu, "Policy::Gpu")
+            plain(Side::Gpu, Reason::PolicyGpu)
         }
         Policy::Split if w.splittable && w.len >= 2 => {
             let Some(gpu) = gpu else {
-                return plain(Side::Cpu, "Policy::Split without a GPU: all on the CPU");
+                return plain(Side::Cpu, Reason::SplitWithoutGpu);
             };
             if gpu.is_lost() {
-                return plain(Side::Cpu, "Policy::Split, but the GPU device was lost");
+                return plain(Side::Cpu, Reason::SplitGpuLost);
             }
             if !w.gpu_supported {
-                return plain(
-                    Side::Cpu,
-                    "Policy::Split, but no GPU kernel for this element type",
-                );
+                return plain(Side::Cpu, Reason::SplitNoKernel);
             }
             Ok(match predicted {
                 Some((cpu, _, gpu_moved, split)) => Decision {
                     side: Side::Split,
-                    reason: "Policy::Split, in proportion to measured throughput",
+                    reason: Reason::SplitByThroughput,
                     predicted_cpu: Some(cpu),
                     predicted_gpu: Some(gpu_moved),
                     predicted_split: Some(split),
@@ -415,31 +376,28 @@ pub(crate) fn decide(
                 },
                 None => Decision {
                     gpu_share: 0.5,
-                    ..Decision::plain(Side::Split, "Policy::Split without a profile: halves")
+                    ..Decision::plain(Side::Split, Reason::SplitHalves)
                 },
             })
         }
         Policy::Auto | Policy::Split => {
             let Some(gpu) = gpu else {
-                return plain(Side::Cpu, "no GPU adapter");
+                return plain(Side::Cpu, Reason::NoAdapter);
             };
             if gpu.is_lost() {
-                return plain(Side::Cpu, "the GPU device was lost");
+                return plain(Side::Cpu, Reason::GpuLost);
             }
             if w.len == 0 {
-                return plain(Side::Cpu, "empty input: answered on the host");
+                return plain(Side::Cpu, Reason::EmptyInput);
             }
             if !w.gpu_supported {
-                return plain(
-                    Side::Cpu,
-                    "no GPU kernel for this element type on this adapter",
-                );
+                return plain(Side::Cpu, Reason::NoKernel);
             }
             if let Some(c) = crossover {
                 return if w.len >= c {
-                    plain(Side::Gpu, "at or above the configured GPU crossover")
+                    plain(Side::Gpu, Reason::AboveCrossover)
                 } else {
-                    plain(Side::Cpu, "below the configured GPU crossover")
+                    plain(Side::Cpu, Reason::BelowCrossover)
                 };
             }
             if let Some((cpu, gpu, gpu_moved, split)) = predicted {
@@ -449,11 +407,9 @@ pub(crate) fn decide(
                 return Ok(Decision {
                     side,
                     reason: match side {
-                        Side::Split => {
-                            "measured profile: a split between GPU and CPU is predicted fastest"
-                        }
-                        Side::Gpu => "measured profile: the GPU is predicted faster",
-                        Side::Cpu => "measured profile: the CPU is predicted faster",
+                        Side::Split => Reason::PredictedSplit,
+                        Side::Gpu => Reason::PredictedGpu,
+                        Side::Cpu => Reason::PredictedCpu,
                     },
                     predicted_cpu: Some(cpu),
                     predicted_gpu: Some(gpu),
@@ -462,16 +418,10 @@ pub(crate) fn decide(
                 });
             }
             if w.inputs_on_device && !w.inputs_on_host {
-                return plain(
-                    Side::Gpu,
-                    "no profile: inputs live only on the GPU, and reading them back costs more",
-                );
+                return plain(Side::Gpu, Reason::NoProfileDataOnGpu);
             }
             if gpu.info.is_software {
-                return plain(
-                    Side::Cpu,
-                    "no profile: a software GPU adapter is slower than the CPU",
-                );
+                return plain(Side::Cpu, Reason::NoProfileSoftwareGpu);
             }
             let threshold = if w.inputs_on_device {
                 CROSSOVER_DEVICE
@@ -479,12 +429,9 @@ pub(crate) fn decide(
                 CROSSOVER_HOST
             };
             if w.len >= threshold {
-                plain(Side::Gpu, "no profile: large work on a hardware GPU")
+                plain(Side::Gpu, Reason::NoProfileLargeWork)
             } else {
-                plain(
-                    Side::Cpu,
-                    "no profile: small work, where the GPU's fixed cost dominates",
-                )
+                plain(Side::Cpu, Reason::NoProfileSmallWork)
             }
         }
     }
@@ -526,7 +473,7 @@ impl RunLog {
             len = r.len,
             policy = ?r.policy,
             side = ?r.side,
-            reason = r.reason,
+            reason = r.reason.as_str(),
             predicted_cpu_us = micros(r.predicted_cpu),
             predicted_gpu_us = micros(r.predicted_gpu),
             predicted_split_us = micros(r.predicted_split),
@@ -899,7 +846,7 @@ pub(crate) fn run<R>(
     };
     run_split(ctx, work, cpu, gpu, |_: &Arc<GpuBackend>, _: usize| {
         Err(Error::Unsupported {
-            op: work.op,
+            op: work.op.name(),
             ty: work.ty,
             side: "GPU and CPU together",
             why: "this op cannot be split",
@@ -923,11 +870,11 @@ pub(crate) fn run_split<R>(
     if policy == Policy::Auto && work.host_fast {
         let result = cpu();
         ctx.log().push(RunRecord {
-            op: work.op,
+            op: work.op.name(),
             len: work.len,
             policy,
             side: Side::Cpu,
-            reason: "measured profile: the CPU finishes before the GPU's fixed cost alone",
+            reason: Reason::CpuBeforeGpuFixedCost,
             predicted_cpu: None,
             predicted_gpu: None,
             predicted_split: None,
@@ -960,11 +907,11 @@ pub(crate) fn run_split<R>(
             // A refused call still leaves its record, so that `last_run` never
             // describes an earlier op.
             ctx.log().push(RunRecord {
-                op: work.op,
+                op: work.op.name(),
                 len: work.len,
                 policy,
                 side: Side::Gpu,
-                reason: "refused before running: see the error",
+                reason: Reason::Refused,
                 predicted_cpu: None,
                 predicted_gpu: None,
                 predicted_split: None,
@@ -984,7 +931,7 @@ pub(crate) fn run_split<R>(
     let d = match explore {
         Some(side) => Decision {
             side,
-            reason: "re-measuring an option predicted within 3x of the choice",
+            reason: Reason::Exploring,
             ..d
         },
         None => d,
@@ -1005,17 +952,17 @@ pub(crate) fn run_split<R>(
                 let n = work.len;
                 let cut = ((n as f64 * d.gpu_share) as usize / 1024 * 1024).clamp(1, n - 1);
                 gpu_share = Some(cut as f64 / n as f64);
-                match ctx.take_simulated_fault(work.op, &g) {
+                match ctx.take_simulated_fault(work.op.name(), &g) {
                     Some(e) => Err(e),
                     None => split(&g, cut).map_err(|e| g.lost_or(e)),
                 }
             } else {
-                attempt_gpu(ctx, &g, work.op, &mut gpu)
+                attempt_gpu(ctx, &g, work.op.name(), &mut gpu)
             };
             match r {
                 Ok(r) => (Ok(r), side, None),
                 Err(e) if may_fall_back && e.is_device_failure() => {
-                    tracing::warn!(target: "tandem::dispatch", op = work.op, "GPU failed, re-running on the CPU: {e}");
+                    tracing::warn!(target: "tandem::dispatch", op = work.op.name(), "GPU failed, re-running on the CPU: {e}");
                     gpu_share = None;
                     (cpu(), Side::Cpu, Some(e.to_string()))
                 }
@@ -1050,7 +997,7 @@ pub(crate) fn run_split<R>(
     }
     let secs = |s: Option<f64>| s.map(Duration::from_secs_f64);
     ctx.log().push(RunRecord {
-        op: work.op,
+        op: work.op.name(),
         len: work.len,
         policy,
         side,
@@ -1147,7 +1094,7 @@ mod tests {
     fn gpu_chosen(cpu: f64, split: f64) -> Decision {
         Decision {
             side: Side::Gpu,
-            reason: "",
+            reason: Reason::PredictedGpu,
             predicted_cpu: Some(cpu),
             predicted_gpu: Some(1.0),
             predicted_split: Some(split),
@@ -1271,15 +1218,6 @@ mod tests {
             .filter(|_| short.explore(10, 64, &d).is_some())
             .count();
         assert_eq!(explored, 2);
-    }
-
-    #[test]
-    fn every_calibrated_op_predicts_itself() {
-        for (i, op) in calibrate::CALIBRATED_OPS.iter().enumerate() {
-            assert_eq!(curve_index(op), i, "{op}");
-        }
-        assert_eq!(calibrate::CALIBRATED_OPS[curve_index("run_wgsl")], "map");
-        assert_eq!(calibrate::CALIBRATED_OPS[curve_index("min")], "argmax");
     }
 
     #[test]
