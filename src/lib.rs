@@ -27,6 +27,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod buffer;
+mod calibrate;
 mod context;
 pub mod cpu;
 pub mod dispatch;

@@ -1,4 +1,6 @@
 //! Calibration: what `tandem calibrate` and [`crate::Context::calibrate`] measure.
+//! It drives ops through `Context`, so it lives outside the dispatcher, which
+//! only reads the resulting [`Profile`].
 //!
 //! - The GPU's fixed cost: an empty submission and its wait.
 //! - Upload and readback: a fixed cost and a bandwidth, fitted from two sizes.
@@ -12,14 +14,14 @@
 //!   adapter).
 //!
 //! Each point is the median of at least three runs after one warm-up run.
-//! Ops that cost alike share a curve (see `curves` in the dispatcher): `min`,
+//! Ops that cost alike share a curve (see [`Op::curve`]): `min`,
 //! `max` and `argmin` use `argmax`'s, `sub` and `mul` use `add`'s, and so on.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::profile::{Curve, OpCurves, Profile, ProfileKey, Transfer, FORMAT};
-use super::{predict, split_seconds, Op, Work};
+use crate::dispatch::profile::{Curve, OpCurves, Profile, ProfileKey, Transfer, FORMAT};
+use crate::dispatch::{predict, split_seconds, Op, Work};
 use crate::error::Result;
 use crate::{Buffer, Compare, Context, Policy};
 
@@ -254,10 +256,10 @@ pub(crate) fn measure_split_factor(
     w.input(None, &inp.x);
     w.input(None, &inp.y);
     let w = w.output::<f32>(n);
-    let Some((cpu, _, gpu_moved)) = predict(p, &w) else {
+    let Some(m) = predict(p, &w) else {
         return Ok(1.0);
     };
-    Ok((t / split_seconds(cpu, gpu_moved)).clamp(0.5, 1e3))
+    Ok((t / split_seconds(m.cpu, m.gpu_moved)).clamp(0.5, 1e3))
 }
 
 /// One op's curve on `side` (whose policy is Cpu or Gpu).
