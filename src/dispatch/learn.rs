@@ -164,11 +164,11 @@ impl Knowledge {
 
 /// Every user kernel's histories, per size class and option.
 #[derive(Default)]
-pub(crate) struct Learned {
+pub(crate) struct RunHistories {
     kernels: Mutex<HashMap<u64, BTreeMap<u32, Class>>>,
 }
 
-impl Learned {
+impl RunHistories {
     /// Counts one of Auto's calls of `kernel` over `len` elements, and returns
     /// what its runs showed at that size class.
     pub fn begin(&self, kernel: u64, len: usize) -> Knowledge {

@@ -129,7 +129,7 @@ fn run_with<R>(
     };
     let learning = work.kernel != 0 && policy == Policy::Auto && profile.is_some();
     let known = match learning {
-        true => state.learned.begin(work.kernel, work.len),
+        true => state.histories.begin(work.kernel, work.len),
         false => Knowledge::NONE,
     };
     let d = decide(
@@ -273,7 +273,7 @@ fn learn_from(
     };
     let measured = elapsed.as_secs_f64() + result_back;
     state
-        .learned
+        .histories
         .record(work.kernel, work.len, side, measured, base);
 }
 

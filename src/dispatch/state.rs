@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::fallback::Faults;
-use super::learn::Learned;
+use super::learn::RunHistories;
 use super::profile::Profile;
 use super::records::RunLog;
 use super::Op;
@@ -14,7 +14,7 @@ pub(crate) struct Dispatcher {
     /// The run records.
     pub log: RunLog,
     /// User kernels' run histories.
-    pub learned: Learned,
+    pub histories: RunHistories,
     /// The fault-injection hook.
     pub faults: Faults,
     /// `ContextBuilder::gpu_crossover`: overrides the cost model under Auto.
@@ -29,7 +29,7 @@ impl Dispatcher {
     pub fn new(crossover: Option<usize>) -> Dispatcher {
         Dispatcher {
             log: RunLog::default(),
-            learned: Learned::default(),
+            histories: RunHistories::default(),
             faults: Faults::default(),
             crossover,
             cpu_only_below: std::array::from_fn(|_| AtomicU64::new(0)),

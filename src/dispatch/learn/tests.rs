@@ -15,7 +15,7 @@ fn jitter(i: u64, noise: f64) -> f64 {
 /// One of Auto's calls of kernel 1 at `N` elements, CPU and GPU only (as for
 /// device-resident data): the choice from the estimates, then rule 3. `time`
 /// gives the run's seconds. Returns the side that ran and whether it explored.
-fn call(l: &Learned, time: impl Fn(Side) -> f64) -> (Side, bool) {
+fn call(l: &RunHistories, time: impl Fn(Side) -> f64) -> (Side, bool) {
     let k = l.begin(1, N);
     let est = |s: Side| match s {
         Side::Split => None,
@@ -34,7 +34,7 @@ fn call(l: &Learned, time: impl Fn(Side) -> f64) -> (Side, bool) {
 
 /// Runs `calls` calls with the CPU and GPU taking `cpu` and `gpu` seconds
 /// (times a +-5% jitter); returns the sides that ran.
-fn drive(l: &Learned, calls: u64, cpu: f64, gpu: f64, noise: f64) -> Vec<(Side, bool)> {
+fn drive(l: &RunHistories, calls: u64, cpu: f64, gpu: f64, noise: f64) -> Vec<(Side, bool)> {
     (0..calls)
         .map(|i| {
             call(l, |s| match s {
@@ -51,7 +51,7 @@ fn count(runs: &[(Side, bool)], side: Side) -> usize {
 
 #[test]
 fn converges_to_the_faster_side() {
-    let l = Learned::default();
+    let l = RunHistories::default();
     // The GPU three times as fast as the CPU; the profile thinks them equal.
     let runs = drive(&l, 200, 3.0 * PRED, PRED, 0.05);
     // The CPU ran once (unmeasured, it was worth a run); never again.
@@ -59,7 +59,7 @@ fn converges_to_the_faster_side() {
     assert!(runs[10..].iter().all(|r| *r == (Side::Gpu, false)));
     // 1.5x slower: within the unsettled spread, so run until settled (3 runs),
     // then never, its spread (~5%) being far below its distance.
-    let l = Learned::default();
+    let l = RunHistories::default();
     let runs = drive(&l, 200, 1.5 * PRED, PRED, 0.05);
     assert_eq!(count(&runs, Side::Cpu), SETTLED, "{runs:?}");
     assert!(runs[20..].iter().all(|r| r.0 == Side::Gpu));
@@ -67,7 +67,7 @@ fn converges_to_the_faster_side() {
 
 #[test]
 fn never_explores_a_side_far_slower() {
-    let l = Learned::default();
+    let l = RunHistories::default();
     let runs = drive(&l, 500, 10.0 * PRED, PRED, 0.2);
     assert_eq!(count(&runs, Side::Cpu), 1, "{runs:?}");
     // Each side was explored once while unmeasured, the CPU never again.
@@ -76,7 +76,7 @@ fn never_explores_a_side_far_slower() {
 
 #[test]
 fn re_explores_after_a_change() {
-    let l = Learned::default();
+    let l = RunHistories::default();
     drive(&l, 100, 1.5 * PRED, PRED, 0.05);
     // The GPU becomes 3x slower: half the history must show it (4 runs).
     let after = drive(&l, 60, 1.5 * PRED, 3.0 * PRED, 0.05);
@@ -91,7 +91,7 @@ fn re_explores_after_a_change() {
     assert!(gpu <= rest.len() as u64 / REFRESH + 1, "{after:?}");
 
     // A close option (within its own noise) is re-measured once per REFRESH calls.
-    let l = Learned::default();
+    let l = RunHistories::default();
     let runs = drive(&l, 400, 1.1 * PRED, PRED, 0.4);
     let explored: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].1).collect();
     let late: Vec<usize> = explored.into_iter().filter(|&i| i >= 20).collect();
@@ -103,7 +103,7 @@ fn re_explores_after_a_change() {
 
 #[test]
 fn estimates_are_medians_and_sizes_borrow_the_nearest() {
-    let l = Learned::default();
+    let l = RunHistories::default();
     for t in [4.0, 1.0, 2.0, 50.0, 3.0] {
         l.record(7, 1 << 10, Side::Gpu, t * 1e-3, 1e-3);
     }
@@ -125,7 +125,7 @@ fn estimates_are_medians_and_sizes_borrow_the_nearest() {
 
 #[test]
 fn memory_is_bounded() {
-    let l = Learned::default();
+    let l = RunHistories::default();
     for k in 0..LEARN_KERNELS as u64 + 10 {
         l.record(k, 64, Side::Cpu, 1.0, 1.0);
     }
