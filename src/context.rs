@@ -6,12 +6,16 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::buffer::Buffer;
-use crate::dispatch::calibrate::CALIBRATED_OPS;
 use crate::dispatch::profile::{self, Profile, ProfileKey, ProfileStatus};
-use crate::dispatch::{RunLog, RunRecord};
+pub use crate::dispatch::SimulatedFault;
+use crate::dispatch::{Dispatcher, Op, Reason, RunLog, RunRecord};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuInfo, GpuOptions};
+
+mod builder;
+pub use builder::ContextBuilder;
+use builder::ProfileSource;
 
 /// Which side runs ops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -56,210 +60,20 @@ impl fmt::Display for Policy {
     }
 }
 
-/// Where Auto's profile comes from.
-#[derive(Debug, Clone, Default)]
-enum ProfileSource {
-    /// The user's cache folder (the default).
-    #[default]
-    Cache,
-    /// This one.
-    Given(Box<Profile>),
-    /// None: the built-in rules.
-    Off,
-}
-
-/// Configures a [`Context`]. Start from [`Context::builder`].
-#[derive(Debug, Clone, Default)]
-pub struct ContextBuilder {
-    policy: Option<Policy>,
-    gpu: GpuOptions,
-    crossover: Option<usize>,
-    profile: ProfileSource,
-    profile_dir: Option<std::path::PathBuf>,
-    rebuild_after: Option<Duration>,
-    host_pool_bytes: Option<usize>,
-}
-
-/// How long after a device loss the context first tries to open the GPU again.
-const DEFAULT_REBUILD_AFTER: Duration = Duration::from_secs(1);
-
-impl ContextBuilder {
-    /// The policy. Without this call, `TANDEM_BACKEND` (auto|cpu|gpu|split) decides, else Auto.
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// Caps the storage-binding size tandem uses, below the device's own limit.
-    /// Ops then bind larger buffers in windows of at most this many bytes.
-    /// Values below 64 KiB are raised to 64 KiB (the kernels' own bindings need
-    /// that much).
-    pub fn storage_binding_limit(mut self, bytes: u64) -> Self {
-        self.gpu.storage_binding_limit = Some(bytes);
-        self
-    }
-
-    /// Caps the size of one GPU buffer, below the device's own limit. Larger
-    /// data then stays on the CPU under Auto and is refused under Gpu.
-    /// Values below 64 KiB are raised to 64 KiB.
-    pub fn buffer_size_limit(mut self, bytes: u64) -> Self {
-        self.gpu.buffer_size_limit = Some(bytes);
-        self
-    }
-
-    /// How long to wait for one GPU submission before [`Error::Timeout`] (default 60 s).
-    ///
-    /// Not honoured on wgpu's GL backend with llvmpipe: there the work runs
-    /// inside `Queue::submit` (wgpu-hal replays the commands into GL, and
-    /// llvmpipe's `glDispatchCompute` returns when the grid is done), so the call
-    /// returns, with the result, only when the kernel ends; the wait that follows
-    /// has nothing left to time out. With a GL driver that runs dispatches
-    /// asynchronously, tandem waits on the fence in short slices against this
-    /// timeout (untested here: llvmpipe is the only GL driver on CI).
-    pub fn gpu_timeout(mut self, timeout: Duration) -> Self {
-        self.gpu.timeout = Some(timeout);
-        self
-    }
-
-    /// Opens the adapter at `index` in [`crate::list_adapters`]'s order (best
-    /// first) instead of the best one, e.g. to give each GPU of a machine its
-    /// own context. An index past the last adapter means no GPU.
-    pub fn adapter_index(mut self, index: usize) -> Self {
-        self.gpu.adapter_index = Some(index);
-        self
-    }
-
-    /// Uses the plain kernels even where the adapter has subgroups.
-    pub fn disable_subgroups(mut self) -> Self {
-        self.gpu.disable_subgroups = true;
-        self
-    }
-
-    /// Under Auto, run every op of at least `elems` elements on the GPU and
-    /// smaller ones on the CPU, overriding the cost model.
-    pub fn gpu_crossover(mut self, elems: usize) -> Self {
-        self.crossover = Some(elems);
-        self
-    }
-
-    /// Uses this profile instead of the one in the cache folder.
-    pub fn profile(mut self, profile: Profile) -> Self {
-        self.profile = ProfileSource::Given(Box::new(profile));
-        self
-    }
-
-    /// Keeps profiles in `dir` instead of the cache folder: Auto loads this
-    /// machine's profile from there, and [`Context::calibrate`] writes it there.
-    pub fn profile_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.profile_dir = Some(dir.into());
-        self
-    }
-
-    /// Uses no profile: Auto keeps its conservative built-in rules.
-    pub fn without_profile(mut self) -> Self {
-        self.profile = ProfileSource::Off;
-        self
-    }
-
-    /// After a device loss, waits this long before opening the GPU again on a
-    /// later call (default 1 s); calls in between run on the CPU under Auto.
-    pub fn gpu_rebuild_after(mut self, wait: Duration) -> Self {
-        self.rebuild_after = Some(wait);
-        self
-    }
-
-    /// Bounds the idle host memory that tandem keeps for reuse by op outputs
-    /// (default [`crate::host_pool::DEFAULT_LIMIT_BYTES`], 1 GiB; 0 turns the pool
-    /// off). The pool is one per process, shared by every context: the bound
-    /// applies to all of them, the last one set wins. See [`crate::host_pool`].
-    pub fn host_pool_bytes(mut self, bytes: usize) -> Self {
-        self.host_pool_bytes = Some(bytes);
-        self
-    }
-
-    /// Builds the context. With Auto, Gpu or Split it opens the best GPU adapter
-    /// now, and with Auto or Split it loads this machine's profile.
-    ///
-    /// # Errors
-    /// [`Error::NoAdapter`] under `Policy::Gpu` when no adapter can be opened;
-    /// [`Error::InvalidArgument`] when `TANDEM_BACKEND` holds something else than auto, cpu, gpu or split.
-    pub fn build(self) -> Result<Context> {
-        let policy = match self.policy {
-            Some(p) => p,
-            None => match std::env::var("TANDEM_BACKEND") {
-                Ok(v) => v.parse()?,
-                Err(_) => Policy::Auto,
-            },
-        };
-        if let Some(bytes) = self.host_pool_bytes {
-            crate::host_pool::set_limit(bytes);
-        }
-        let ctx = Context {
-            shared: Arc::new(Shared {
-                _host_pool: crate::host_pool::ContextHold::new(),
-                gpu: RwLock::new(None),
-                gpu_opts: self.gpu,
-                crossover: self.crossover,
-                log: RunLog::default(),
-                learned: crate::dispatch::Learned::default(),
-                profile_source: self.profile,
-                profile_dir: self.profile_dir.or_else(profile::cache_dir),
-                profile: RwLock::new(None),
-                profile_loaded: OnceLock::new(),
-                faults: Mutex::new(None),
-                cpu_only_below: Default::default(),
-                rebuild_after: self.rebuild_after.unwrap_or(DEFAULT_REBUILD_AFTER),
-                last_rebuild: Mutex::new(None),
-            }),
-            policy,
-        };
-        match policy {
-            Policy::Cpu => {}
-            Policy::Auto | Policy::Split => {
-                if let Err(e) = ctx.shared.open_gpu() {
-                    tracing::info!(target: "tandem", "no GPU, Auto runs everything on the CPU: {e}");
-                }
-                ctx.shared.load_profile();
-            }
-            Policy::Gpu => {
-                ctx.shared.open_gpu()?;
-            }
-        }
-        Ok(ctx)
-    }
-}
-
-/// A GPU fault to simulate on the next GPU attempts, for fault tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SimulatedFault {
-    /// [`Error::OutOfMemory`], as if a buffer could not be allocated.
-    OutOfMemory,
-    /// [`Error::Timeout`], as if the GPU never finished.
-    Timeout,
-}
-
 struct Shared {
     /// Keeps the host pool alive; the last context's drop empties it.
     _host_pool: crate::host_pool::ContextHold,
     /// The open device (or why there is none); replaced when a lost one is rebuilt.
     gpu: RwLock<Option<std::result::Result<Arc<GpuBackend>, Error>>>,
     gpu_opts: GpuOptions,
-    crossover: Option<usize>,
-    log: RunLog,
-    /// User kernels' learned cost corrections.
-    learned: crate::dispatch::Learned,
+    /// The dispatcher's state: run log, learned histories, fault hook, crossover.
+    dispatcher: Dispatcher,
     profile_source: ProfileSource,
     /// Where profiles are read and written.
     profile_dir: Option<std::path::PathBuf>,
     profile: RwLock<Option<Arc<Profile>>>,
     /// Set once the profile has been looked for, with what was found.
     profile_loaded: OnceLock<ProfileStatus>,
-    /// A fault to simulate on the next GPU attempts, and how many more times.
-    faults: Mutex<Option<(SimulatedFault, u32)>>,
-    /// Each calibrated op's [`Profile::cpu_only_below_for`] (indexed as
-    /// `CALIBRATED_OPS`), or 0: Auto's fast path, read without a lock.
-    cpu_only_below: [std::sync::atomic::AtomicU64; CALIBRATED_OPS.len()],
     rebuild_after: Duration,
     /// The last time a rebuild was tried.
     last_rebuild: Mutex<Option<Instant>>,
@@ -313,12 +127,7 @@ impl Shared {
 
     /// Makes `profile` the one Auto uses.
     fn install_profile(&self, profile: Option<Profile>) {
-        for (slot, op) in self.cpu_only_below.iter().zip(CALIBRATED_OPS) {
-            let below = profile
-                .as_ref()
-                .map_or(0, |p| p.cpu_only_below_for(op) as u64);
-            slot.store(below, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.dispatcher.use_profile(profile.as_ref());
         *self.profile.write().unwrap_or_else(|p| p.into_inner()) = profile.map(Arc::new);
     }
 
@@ -477,27 +286,20 @@ impl Context {
 
     /// The most recent op's record: which side ran it and why.
     pub fn last_run(&self) -> Option<RunRecord> {
-        self.shared.log.last()
+        self.shared.dispatcher.log.last()
     }
 
     /// The records of the last 1,024 ops, oldest first.
     pub fn runs(&self) -> Vec<RunRecord> {
-        self.shared.log.all()
+        self.shared.dispatcher.log.all()
     }
 
     /// The run records grouped by op and side, one line each: calls, total time,
     /// the dispatcher's reason, and whether the GPU failed and the CPU took over.
     /// For reports such as the examples print.
     pub fn run_summary(&self) -> String {
-        let mut rows: Vec<(
-            &'static str,
-            crate::Side,
-            usize,
-            Duration,
-            &'static str,
-            bool,
-        )> = Vec::new();
-        for r in self.shared.log.all() {
+        let mut rows: Vec<(&'static str, crate::Side, usize, Duration, Reason, bool)> = Vec::new();
+        for r in self.shared.dispatcher.log.all() {
             let fell_back = r.fallback.is_some();
             match rows.iter_mut().find(|x| x.0 == r.op && x.1 == r.side) {
                 Some(x) => {
@@ -518,7 +320,7 @@ impl Context {
 
     /// Forgets the run records.
     pub fn clear_runs(&self) {
-        self.shared.log.clear()
+        self.shared.dispatcher.log.clear()
     }
 
     /// A buffer holding a copy of `data` (on the host; it moves to the GPU when an op needs it there).
@@ -594,25 +396,7 @@ impl Context {
     /// retried once after freeing cached memory, so `times: 1` checks the retry and
     /// `times: 2` an out-of-memory that persists. Not for production use.
     pub fn simulate_gpu_fault(&self, fault: SimulatedFault, times: u32) {
-        *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) =
-            (times > 0).then_some((fault, times));
-    }
-
-    /// The simulated fault for this GPU attempt, if one is pending.
-    pub(crate) fn take_simulated_fault(&self, op: &'static str, g: &GpuBackend) -> Option<Error> {
-        let mut f = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let (fault, left) = (*f)?;
-        *f = (left > 1).then_some((fault, left - 1));
-        Some(match fault {
-            SimulatedFault::OutOfMemory => Error::OutOfMemory {
-                op,
-                message: "simulated out-of-memory".into(),
-            },
-            SimulatedFault::Timeout => Error::Timeout {
-                op,
-                after: g.timeout,
-            },
-        })
+        self.shared.dispatcher.faults.set(fault, times);
     }
 
     /// The profile Auto uses now, if any: loaded from the cache folder, given to
@@ -635,7 +419,7 @@ impl Context {
         }
     }
 
-    /// Measures this machine (see [`crate::dispatch::calibrate`]), stores the
+    /// Measures this machine (see `src/calibrate.rs`), stores the
     /// profile in the cache folder, and makes this context (and its clones) use it.
     /// Takes several seconds; `progress` hears about each step.
     ///
@@ -648,13 +432,13 @@ impl Context {
     ) -> Result<(Profile, Option<std::path::PathBuf>)> {
         let g = self.shared.open_gpu()?;
         g.check_alive()?;
-        let mut p = crate::dispatch::calibrate::measure(self, profile_key(&g), progress)?;
+        let mut p = crate::calibrate::measure(self, profile_key(&g), progress)?;
         self.shared.load_profile();
         let previous = self.profile_for_dispatch();
         // The split is timed with the new curves in use, so that its cut is Auto's;
         // if it fails, the context keeps the profile it had.
         self.shared.install_profile(Some(p.clone()));
-        match crate::dispatch::calibrate::measure_split_factor(self, &p, progress) {
+        match crate::calibrate::measure_split_factor(self, &p, progress) {
             Ok(f) => p.split_factor = f,
             Err(e) => {
                 self.shared
@@ -684,9 +468,8 @@ impl Context {
 
     /// Work below which Auto runs `op` on host data on the CPU without
     /// predicting (0: none).
-    pub(crate) fn cpu_only_below(&self, op: &str) -> u64 {
-        self.shared.cpu_only_below[crate::dispatch::curve_index(op)]
-            .load(std::sync::atomic::Ordering::Relaxed)
+    pub(crate) fn cpu_only_below(&self, op: Op) -> u64 {
+        self.shared.dispatcher.cpu_only_below(op)
     }
 
     pub(crate) fn profile_for_dispatch(&self) -> Option<Arc<Profile>> {
@@ -708,14 +491,26 @@ impl Context {
     }
 
     pub(crate) fn crossover(&self) -> Option<usize> {
-        self.shared.crossover
-    }
-
-    pub(crate) fn learned(&self) -> &crate::dispatch::Learned {
-        &self.shared.learned
+        self.shared.dispatcher.crossover
     }
 
     pub(crate) fn log(&self) -> &RunLog {
-        &self.shared.log
+        &self.shared.dispatcher.log
+    }
+}
+
+/// What the dispatcher gets from a context: never the context itself.
+impl crate::dispatch::Caller for Context {
+    fn policy(&self) -> Policy {
+        self.policy
+    }
+    fn gpu(&self) -> Option<Arc<GpuBackend>> {
+        self.gpu_for(self.policy)
+    }
+    fn profile(&self) -> Option<Arc<Profile>> {
+        self.profile_for_dispatch()
+    }
+    fn dispatcher(&self) -> &Dispatcher {
+        &self.shared.dispatcher
     }
 }

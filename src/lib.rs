@@ -27,6 +27,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod buffer;
+mod calibrate;
 mod context;
 pub mod cpu;
 pub mod dispatch;
@@ -43,7 +44,7 @@ pub mod testing;
 pub use buffer::{Buffer, Residency};
 pub use context::{Context, ContextBuilder, Policy, SimulatedFault};
 pub use dispatch::profile::Profile;
-pub use dispatch::{RunRecord, Side};
+pub use dispatch::{Op, Reason, RunRecord, Side};
 pub use element::{Element, ScalarType};
 pub use error::{Error, ErrorKind, Result};
 pub use gpu::{list_adapters, AdapterSummary, GpuInfo};

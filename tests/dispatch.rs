@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tandem::dispatch::profile::{Curve, OpCurves, ProfileKey, Transfer, FORMAT};
-use tandem::{map_kernel, Context, ErrorKind, Policy, Profile, Residency, Side, SimulatedFault};
+use tandem::{
+    map_kernel, Context, ErrorKind, Op, Policy, Profile, Reason, Residency, Side, SimulatedFault,
+};
 
 /// A fresh folder for one test's profiles.
 fn temp_dir(name: &str) -> PathBuf {
@@ -27,11 +29,10 @@ fn synthetic(cpu_ns: f64, gpu_ns: f64, fixed_us: f64) -> Profile {
             .map(|&w| [w, fixed + w * ns * 1e-9])
             .collect(),
     };
-    let ops: BTreeMap<String, OpCurves> = tandem::dispatch::calibrate::CALIBRATED_OPS
-        .iter()
+    let ops: BTreeMap<String, OpCurves> = Op::calibrated()
         .map(|op| {
             (
-                op.to_string(),
+                op.name().to_string(),
                 OpCurves {
                     cpu: curve(cpu_ns, 0.0),
                     gpu: curve(gpu_ns, fixed_us * 1e-6),
@@ -107,8 +108,8 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
     );
     let p = ctx.calibrate().unwrap();
     p.validate().unwrap();
-    for op in tandem::dispatch::calibrate::CALIBRATED_OPS {
-        let c = &p.ops[*op];
+    for op in Op::calibrated() {
+        let c = &p.ops[op.name()];
         assert!(
             c.cpu.points.len() >= 2 && !c.gpu.points.is_empty(),
             "{op}: {c:?}"
@@ -143,7 +144,13 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
     let x = again.upload(&vec![1.0f32; n]).unwrap();
     assert_eq!(again.sum(&x).unwrap(), n as f32);
     let r = again.last_run().unwrap();
-    assert!(r.reason.contains("measured profile"), "{r:?}");
+    assert!(
+        matches!(
+            r.reason,
+            Reason::PredictedCpu | Reason::PredictedGpu | Reason::PredictedSplit
+        ),
+        "{r:?}"
+    );
     assert!(
         r.predicted_cpu.is_some() && r.predicted_gpu.is_some(),
         "{r:?}"
@@ -206,7 +213,7 @@ fn the_cost_model_counts_only_the_transfers_a_side_needs() {
     ctx.sum(&small).unwrap();
     let r = ctx.last_run().unwrap();
     assert_eq!(r.side, Side::Cpu, "{r:?}");
-    assert!(r.reason.contains("fixed cost"), "{r:?}");
+    assert_eq!(r.reason, Reason::CpuBeforeGpuFixedCost, "{r:?}");
     // 200,000 take 200 us on the CPU and 120 us on the GPU plus 80 us of upload:
     // close, and predicted both ways.
     let mid = ctx.upload(&vec![1u32; 200_000]).unwrap();
@@ -295,7 +302,7 @@ fn the_fast_path_is_per_op() {
     let x = ctx.upload(&xs).unwrap();
     assert_eq!(ctx.sum(&x).unwrap(), xs.iter().sum::<u32>());
     let r = ctx.last_run().unwrap();
-    assert!(r.reason.contains("fixed cost"), "{r:?}");
+    assert_eq!(r.reason, Reason::CpuBeforeGpuFixedCost, "{r:?}");
     assert_eq!(r.predicted_cpu, None);
     let sorted = ctx.sort(&x).unwrap().to_vec().unwrap();
     assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
@@ -597,5 +604,5 @@ fn auto_learns_a_heavy_kernels_cost_from_its_own_runs() {
     ctx.sum(&x).unwrap();
     let s = ctx.last_run().unwrap();
     assert_eq!(s.side, Side::Cpu, "{s:?}");
-    assert!(s.reason.contains("fixed cost"), "{s:?}");
+    assert_eq!(s.reason, Reason::CpuBeforeGpuFixedCost, "{s:?}");
 }

@@ -31,5 +31,5 @@ fn no_adapter_means_a_build_error_under_gpu_and_cpu_under_auto() {
     assert_eq!(auto.argmin(&x).unwrap(), Some(1));
     let r = auto.last_run().unwrap();
     assert_eq!(r.side, Side::Cpu);
-    assert_eq!(r.reason, "no GPU adapter");
+    assert_eq!(r.reason, tandem::dispatch::Reason::NoAdapter);
 }

@@ -344,7 +344,7 @@ fn every_op_records_its_side_and_reason() {
         assert_eq!(r.op, "sum");
         assert_eq!(r.len, 3);
         assert_eq!(r.side, if side == "gpu" { Side::Gpu } else { Side::Cpu });
-        assert!(!r.reason.is_empty());
+        assert!(!r.reason.to_string().is_empty());
     }
     // Auto with host data on a software adapter prefers the CPU, and says why.
     let auto = common::context();
@@ -353,7 +353,11 @@ fn every_op_records_its_side_and_reason() {
     let r = auto.last_run().unwrap();
     if auto.gpu_info().is_some_and(|g| g.is_software) {
         assert_eq!(r.side, Side::Cpu, "{r:?}");
-        assert!(r.reason.contains("software"), "{r:?}");
+        assert_eq!(
+            r.reason,
+            tandem::dispatch::Reason::NoProfileSoftwareGpu,
+            "{r:?}"
+        );
     }
 }
 

@@ -149,14 +149,14 @@ pub struct Profile {
     /// the GPU and CPU parts do not slow each other: about 1 for a GPU with its own
     /// memory, more where both sides share cores (a software adapter) or memory
     /// bandwidth. Auto splits only where the prediction times this still wins.
-    /// (Absent from format-1 files, which then fail the format check as stale.)
-    #[serde(default = "no_split_factor")]
     pub split_factor: f64,
 }
 
-/// What a profile without a split factor (an older format) reads as.
-fn no_split_factor() -> f64 {
-    1.0
+/// The one field every format has: read first, so that a file of another
+/// format is reported as stale rather than as corrupt.
+#[derive(Deserialize)]
+struct FormatOnly {
+    format: u32,
 }
 
 impl Profile {
@@ -304,22 +304,23 @@ pub fn load(dir: &Path, key: &ProfileKey) -> (Option<Profile>, ProfileStatus) {
         }
         Err(e) => return (None, ProfileStatus::Ignored(path, e.to_string())),
     };
+    let corrupt =
+        |e: serde_json::Error| ProfileStatus::Ignored(path.clone(), format!("corrupt: {e}"));
+    match serde_json::from_str::<FormatOnly>(&text) {
+        Ok(f) if f.format != FORMAT => {
+            let why = format!(
+                "stale: format {} (this tandem reads {FORMAT}); run `tandem calibrate`",
+                f.format
+            );
+            return (None, ProfileStatus::Ignored(path, why));
+        }
+        Ok(_) => {}
+        Err(e) => return (None, corrupt(e)),
+    }
     let profile: Profile = match serde_json::from_str(&text) {
         Ok(p) => p,
-        Err(e) => return (None, ProfileStatus::Ignored(path, format!("corrupt: {e}"))),
+        Err(e) => return (None, corrupt(e)),
     };
-    if profile.format != FORMAT {
-        return (
-            None,
-            ProfileStatus::Ignored(
-                path,
-                format!(
-                    "stale: format {} (this tandem reads {FORMAT}); run `tandem calibrate`",
-                    profile.format
-                ),
-            ),
-        );
-    }
     if let Err(why) = profile.validate() {
         return (
             None,

@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buffer::Buffer;
 use crate::cpu::PAR_MIN;
-use crate::dispatch::{self, Work};
+use crate::dispatch::{self, Op, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::gpu::shader::{self, Variant};
@@ -154,7 +154,7 @@ where
         s
     }
 
-    fn work(&self, ctx: &Context, op: &'static str, inputs: &[&Buffer<T>; N]) -> Work {
+    fn work(&self, ctx: &Context, op: Op, inputs: &[&Buffer<T>; N]) -> Work {
         let dyn_inputs = inputs.map(|b| b as &dyn crate::dispatch::Input);
         let (mut w, g) = crate::ops::call_for(
             ctx,
@@ -274,10 +274,7 @@ impl Context {
         F: Fn([T; N], [T; P]) -> T + Sync + Send,
     {
         let n = check_lengths("map", &inputs)?;
-        let w = kernel
-            .work(self, "map", &inputs)
-            .output::<T>(n)
-            .splittable();
+        let w = kernel.work(self, Op::Map, &inputs).output::<T>(n);
         dispatch::run_split(
             self,
             w,
@@ -347,7 +344,7 @@ impl Context {
         F: Fn([T; N], [T; P]) -> T + Sync + Send,
     {
         let n = check_lengths("map_reduce", &inputs)?;
-        let w = kernel.work(self, "map_reduce", &inputs).splittable();
+        let w = kernel.work(self, Op::MapReduce, &inputs);
         dispatch::run_split(
             self,
             w,

@@ -429,7 +429,7 @@ impl Context {
         let supported = gpu
             .as_ref()
             .is_some_and(|g| buffers().all(|b| b.len() > 0 && g.supports_scalar(b.scalar())));
-        let mut work = Work::new("run_wgsl", "user kernel", invocations);
+        let mut work = Work::new(dispatch::Op::RunWgsl, "user kernel", invocations);
         work.gpu_supported = supported;
         work.gpu_gap = if buffers().any(|b| b.len() == 0) {
             GpuGap::EmptyBinding

@@ -21,7 +21,7 @@ pub mod sort;
 
 use std::sync::Arc;
 
-use crate::dispatch::{GpuGap, Input, Work};
+use crate::dispatch::{GpuGap, Input, Op, Work};
 use crate::element::ScalarType;
 use crate::gpu::shader::KernelSpec;
 use crate::gpu::GpuBackend;
@@ -58,12 +58,7 @@ static BUILTIN_KERNELS: &[&KernelSpec] = &[
 
 /// The dispatcher's view of a call over `inputs`: the first input's length is
 /// the work, and its element type the op's.
-pub(crate) fn work(
-    ctx: &Context,
-    op: &'static str,
-    kernel: &KernelSpec,
-    inputs: &[&dyn Input],
-) -> Work {
+pub(crate) fn work(ctx: &Context, op: Op, kernel: &KernelSpec, inputs: &[&dyn Input]) -> Work {
     let len = inputs.first().map_or(0, |b| b.elems());
     call(ctx, op, kernel, len, 0, inputs).0
 }
@@ -77,7 +72,7 @@ pub(crate) fn work(
 /// `Policy::Cpu`. User kernels never take it: their cost is learned per kernel.
 pub(crate) fn call(
     ctx: &Context,
-    op: &'static str,
+    op: Op,
     kernel: &KernelSpec,
     len: usize,
     kernel_id: u64,

@@ -12,16 +12,15 @@
 //! already on the GPU and leaves a buffer result there. Peers start from slices and
 //! end with their result in host memory.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
-use tandem::{Context, Policy};
+use tandem::{Context, Policy, Side};
 
 use crate::cases::{self, Case};
-use crate::chart;
+use crate::measure::{measure, timed, Timed};
+use crate::report::{table, write_reports};
 
 /// Options of `tandem bench`.
 pub struct Options {
@@ -50,263 +49,26 @@ pub struct Point {
     pub peer: Duration,
     /// Auto's time over the better of CPU and GPU (end to end): 1.0 is ideal.
     pub auto_best: f64,
+    /// Auto's choice regret: the time of the side Auto chose (most of its calls)
+    /// over the better side's, paired where both ran in trials; 1.0 where they agree.
+    pub regret: f64,
+    /// Auto's own cost per call: Auto's time minus the forced policy of the side
+    /// it chose, the median of their paired differences, in seconds.
+    pub overhead: Option<f64>,
     /// The CPU side's time over the peer's.
     pub cpu_peer: f64,
     /// The GPU's time (end to end) over the CPU's.
     pub gpu_cpu: Option<f64>,
 }
 
-/// The samples a fast column gets at least, time allowing (see [`measure`]).
-const MIN_SAMPLES: usize = 20;
-/// The trials the paired columns get at least, time allowing (see [`measure`]).
-const MIN_TRIALS: usize = 16;
-/// How many times a point's budget its rounds may take to reach [`MIN_TRIALS`].
-const TRIALS_BUDGET: u32 = 8;
-
-/// One column's measurement: `timed(batch)` makes `batch` fresh inputs outside
-/// the timed region, runs the column's call on each, drops them after (freeing
-/// large inputs inside it would time the allocator returning pages to the
-/// system), and returns the time per run.
-type Timed<'a> = Box<dyn FnMut(u32) -> tandem::Result<Duration> + 'a>;
-
-fn timed<'a, S: 'a>(
-    mut setup: impl FnMut() -> tandem::Result<S> + 'a,
-    mut run: impl FnMut(&S) -> tandem::Result<()> + 'a,
-) -> Timed<'a> {
-    Box::new(move |batch| {
-        let inputs = (0..batch)
-            .map(|_| setup())
-            .collect::<tandem::Result<Vec<S>>>()?;
-        let t = Instant::now();
-        for input in &inputs {
-            run(input)?;
-        }
-        let per_run = t.elapsed() / batch;
-        drop(inputs);
-        Ok(per_run)
-    })
-}
-
-/// Each column's median time, the columns measured side by side: rounds take
-/// every column in turn (in a new random order each round), so that drift in
-/// the machine's speed, the allocator's state, or one side's threads still
-/// winding down (a software GPU's, rayon's) fall on every column alike. After a
-/// warm-up run, columns faster than 20 us run in batches, so that the clock's own
-/// cost does not show in the ratios. At least 3 rounds, then more while the
-/// total stays under `min_time` per column (at most 500); a column much faster
-/// than the slowest takes up to 8 samples a round.
-///
-/// The first `alike` columns share one batch size (from the fastest of them):
-/// a batch's first run pays for waking rayon's threads and the rest do not, so
-/// columns compared with each other must run in batches of the same size.
-///
-/// The first `alike` columns, and those of the next up to `pair_max` whose
-/// warm-up took under [`PAIR_WITHIN`] times the first column's, run as one unit:
-/// one sample of each, back to back (a trial), in a balanced order (see
-/// [`balanced_orders`]), after an untimed run of column `settle` when another
-/// unit ran just before. Their ratios come from the ratios within trials (see
-/// [`Measured::ratio`]): on a small machine a slow spell (another process, a
-/// software GPU's threads) lasts longer than one sample, so two columns running
-/// the same code differed by up to 30% in their medians, far less within trials.
-fn measure(
-    min_time: Duration,
-    alike: usize,
-    pair_max: usize,
-    settle: Option<usize>,
-    columns: &mut [Timed],
-) -> tandem::Result<Measured> {
-    let batch_for = |t: Duration| (20_000 / t.as_nanos().max(1)).clamp(1, 256) as u32;
-    let mut first = Vec::with_capacity(columns.len());
-    for c in columns.iter_mut() {
-        first.push(c(1)?);
-    }
-    let mut batches: Vec<u32> = first.iter().map(|&t| batch_for(t)).collect();
-    let shared = batches.iter().take(alike).copied().max().unwrap_or(1);
-    for b in batches.iter_mut().take(alike) {
-        *b = shared;
-    }
-    let unit = alike
-        + first[alike.min(first.len())..pair_max.min(first.len())]
-            .iter()
-            .take_while(|&&t| t.as_secs_f64() < PAIR_WITHIN * first[0].as_secs_f64())
-            .count();
-    // Units: the paired columns as one, then each other column alone.
-    let units: Vec<Vec<usize>> = std::iter::once((0..unit).collect())
-        .chain((unit..columns.len()).map(|i| vec![i]))
-        .collect();
-    let sample = |i: usize| first[i].as_secs_f64() * batches[i] as f64;
-    let unit_time: Vec<f64> = units
-        .iter()
-        .map(|u| u.iter().map(|&i| sample(i)).sum())
-        .collect();
-    // Units much faster than the slowest take several samples a round (up to
-    // 8), so that their medians do not rest on three samples when a slow GPU
-    // column limits the rounds; but where the trials are the slow part, the
-    // other units take no more a round than reach MIN_SAMPLES over the rounds
-    // the trials need, so that their repeats do not cut the trials.
-    let slowest = unit_time.iter().copied().fold(0.0, f64::max);
-    let reps_for = |t: f64| (slowest / t.max(1e-9)).round().clamp(1.0, 8.0) as usize;
-    let trials_per_round = reps_for(unit_time[0]);
-    let design = balanced_orders(unit);
-    let cycle = design.map_or(1, <[_]>::len);
-    let wanted_trials = MIN_TRIALS.next_multiple_of(cycle);
-    let cap = MIN_SAMPLES.div_ceil(wanted_trials.div_ceil(trials_per_round).max(3));
-    let mut order: Vec<usize> = Vec::new();
-    let mut round_time = 0.0;
-    for (u, &t) in unit_time.iter().enumerate() {
-        let reps = if u == 0 {
-            trials_per_round
-        } else {
-            reps_for(t).min(cap)
-        };
-        order.extend(std::iter::repeat_n(u, reps));
-        round_time += reps as f64 * t;
-    }
-    let budget = min_time * columns.len() as u32;
-    let mut times = vec![Vec::new(); columns.len()];
-    let mut trials: Vec<Vec<Duration>> = Vec::new();
-    let start = Instant::now();
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut shuffle = |v: &mut [usize]| {
-        // Fisher-Yates on xorshift.
-        for k in (1..v.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            v.swap(k, (rng % (k as u64 + 1)) as usize);
-        }
-    };
-    // Past the budget, rounds go on (up to 3x it) until every column whose
-    // samples are short enough has MIN_SAMPLES, and (up to TRIALS_BUDGET times
-    // it) until the paired columns have MIN_TRIALS trials, or as many as fit:
-    // a median of a handful of runs of a large input, next to a slow GPU
-    // column, is noise, and Auto's first calls at a size include its learning.
-    let fit = (TRIALS_BUDGET as f64 * budget.as_secs_f64() / round_time.max(1e-9)) as usize
-        * trials_per_round;
-    let min_trials = wanted_trials.min(fit);
-    let enough = |times: &[Vec<Duration>], trials: usize| {
-        trials >= min_trials
-            && times.iter().enumerate().all(|(i, t)| {
-                t.len() >= MIN_SAMPLES || sample(i) * MIN_SAMPLES as f64 > budget.as_secs_f64()
-            })
-    };
-    let mut round = 0;
-    let mut prev = None;
-    while round < 3
-        || ((start.elapsed() < budget || !enough(&times, trials.len()))
-            && start.elapsed()
-                < budget
-                    * if trials.len() < min_trials {
-                        TRIALS_BUDGET
-                    } else {
-                        3
-                    }
-            && round < 500)
-    {
-        // A fresh order each round, so that no column always follows the same one.
-        shuffle(&mut order);
-        for &u in &order {
-            let mut members = units[u].clone();
-            if u == 0 {
-                match design {
-                    Some(rows) => members = rows[trials.len() % rows.len()].to_vec(),
-                    None => shuffle(&mut members),
-                }
-            }
-            // A trial right after another unit (a GPU column, say) starts with
-            // an untimed run of the `settle` column, so that its first member
-            // does not pay for the other unit's threads winding down.
-            if u == 0 && prev.is_some_and(|p| p != 0) {
-                if let Some(c) = settle {
-                    columns[c](batches[c])?;
-                }
-            }
-            prev = Some(u);
-            let mut trial = vec![Duration::ZERO; members.len()];
-            for i in members {
-                let t = columns[i](batches[i])?;
-                times[i].push(t);
-                if u == 0 {
-                    trial[i] = t;
-                }
-            }
-            if u == 0 {
-                trials.push(trial);
-            }
-        }
-        round += 1;
-    }
-    Ok(Measured {
-        medians: times.iter_mut().map(|t| median(t)).collect(),
-        trials,
-        unit,
-    })
-}
-
-/// The orders of trials of `n` paired columns, where a design is at hand: trial
-/// `k` takes row `k` (cyclically) of a balanced Latin square (Williams), so that
-/// over a cycle of trials each column runs in each place and right after each
-/// other column equally often. The run right after a GPU column pays for its
-/// threads winding down: in random orders, 16 trials could give that to one
-/// column twice as often as to another, and a ratio of two columns running the
-/// same code read 1.1x.
-fn balanced_orders(n: usize) -> Option<&'static [&'static [usize]]> {
-    const FOUR: &[&[usize]] = &[&[0, 1, 3, 2], &[1, 2, 0, 3], &[2, 3, 1, 0], &[3, 0, 2, 1]];
-    const THREE: &[&[usize]] = &[
-        &[0, 1, 2],
-        &[1, 2, 0],
-        &[2, 0, 1],
-        &[2, 1, 0],
-        &[0, 2, 1],
-        &[1, 0, 2],
-    ];
-    match n {
-        4 => Some(FOUR),
-        3 => Some(THREE),
-        _ => None,
-    }
-}
-
-/// Columns whose warm-up run took under this many times the first column's are
-/// measured in trials with it (see [`measure`]); a much slower column would
-/// only cut the trials of the fast ones.
-const PAIR_WITHIN: f64 = 8.0;
-
-/// The times [`measure`] took.
-struct Measured {
-    /// Each column's median time per run.
-    medians: Vec<Duration>,
-    /// Each trial's time per run of columns `..unit`.
-    trials: Vec<Vec<Duration>>,
-    /// How many leading columns ran in trials.
-    unit: usize,
-}
-
-impl Measured {
-    /// Column `a`'s time over column `b`'s: where both ran in trials, the
-    /// geometric mean of the middle half of their ratios within trials (a
-    /// run slowed by a busy core makes a ratio 2x or 0.5x, and a median of a
-    /// few such ratios jumps between them); else the ratio of their medians.
-    fn ratio(&self, a: usize, b: usize) -> f64 {
-        if a < self.unit && b < self.unit && !self.trials.is_empty() {
-            let mut r: Vec<f64> = self
-                .trials
-                .iter()
-                .map(|t| (t[a].as_secs_f64().max(1e-12) / t[b].as_secs_f64().max(1e-12)).ln())
-                .collect();
-            r.sort_by(f64::total_cmp);
-            let (lo, hi) = (r.len() / 4, r.len() - r.len() / 4);
-            let mid = &r[lo..hi];
-            (mid.iter().sum::<f64>() / mid.len() as f64).exp()
-        } else {
-            self.medians[a].as_secs_f64() / self.medians[b].as_secs_f64().max(1e-12)
-        }
-    }
-}
-
-fn median(t: &mut [Duration]) -> Duration {
-    t.sort();
-    t[t.len() / 2]
+/// The side most of Auto's calls ran on.
+fn main_side(runs: &[tandem::RunRecord]) -> Option<Side> {
+    let auto = runs.iter().filter(|r| r.policy == Policy::Auto);
+    let count = |s: Side| auto.clone().filter(|r| r.side == s).count();
+    [Side::Cpu, Side::Gpu, Side::Split]
+        .into_iter()
+        .filter(|&s| count(s) > 0)
+        .max_by_key(|&s| count(s))
 }
 
 /// The sides Auto's calls ran on: one name, or each side's share of the calls.
@@ -459,7 +221,39 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 Some(g) if g < t_cpu => 3,
                 _ => 0,
             };
-            let auto_side = side_summary(&auto.runs());
+            let runs = auto.runs();
+            let auto_side = side_summary(&runs);
+            let chosen = main_side(&runs);
+            // The chosen side's column: cpu 0, gpu 3, split last.
+            let chosen_col = match chosen {
+                Some(Side::Gpu) if t_gpu.is_some() => Some(3),
+                Some(Side::Split) if t_split.is_some() => Some(t.len() - 1),
+                Some(Side::Cpu) => Some(0),
+                _ => None,
+            };
+            let regret = match chosen_col {
+                Some(c) if c == best => 1.0,
+                Some(c) => m.ratio(c, best),
+                None => f64::NAN,
+            };
+            // Measured on its own: Auto against the chosen side's forced policy.
+            let forced = match chosen {
+                Some(Side::Gpu) => gpu.as_ref(),
+                Some(Side::Split) => split.as_ref(),
+                _ => Some(&cpu),
+            };
+            let overhead = match forced {
+                Some(f) => {
+                    let mut pair: Vec<Timed> = vec![
+                        timed(|| fresh(&auto), |r| case.run(&auto, r)),
+                        timed(|| fresh(f), |r| case.run(f, r)),
+                    ];
+                    measure(opts.min_time, 2, 2, None, &mut pair)
+                        .map_err(e)?
+                        .paired_difference(0, 1)
+                }
+                None => None,
+            };
             points.push(Point {
                 op: case.op,
                 n,
@@ -471,6 +265,8 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 split: t_split,
                 peer: t_peer,
                 auto_best: m.ratio(1, best),
+                regret,
+                overhead,
                 cpu_peer: m.ratio(0, 2),
                 gpu_cpu: t_gpu.map(|_| m.ratio(3, 0)),
             });
@@ -481,166 +277,4 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let table = table(&points, &cases);
     println!("{table}");
     write_reports(opts, &device, &points, &cases, &table)
-}
-
-fn fmt_time(d: Duration) -> String {
-    let us = d.as_secs_f64() * 1e6;
-    if us < 1000.0 {
-        format!("{us:.1} us")
-    } else if us < 1e6 {
-        format!("{:.2} ms", us / 1e3)
-    } else {
-        format!("{:.2} s", us / 1e6)
-    }
-}
-
-fn opt_time(d: Option<Duration>) -> String {
-    d.map_or("-".into(), fmt_time)
-}
-
-/// The better of CPU and GPU (end to end).
-fn best_side(p: &Point) -> Duration {
-    p.gpu.map_or(p.cpu, |g| g.min(p.cpu))
-}
-
-/// The smallest size from which the GPU (end to end) beats the CPU at every larger size.
-fn crossover(points: &[&Point]) -> Option<usize> {
-    let mut from = None;
-    for p in points.iter().rev() {
-        match p.gpu {
-            Some(g) if g < p.cpu => from = Some(p.n),
-            _ => break,
-        }
-    }
-    from
-}
-
-fn table(points: &[Point], cases: &[Case]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "| op | n | cpu | gpu | gpu resident | auto (side) | split | peer | cpu/peer | gpu/cpu | auto/best | split/best |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    for p in points {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} ({}) | {} | {} | {:.2} | {} | {:.2} | {} |",
-            p.op,
-            p.n,
-            fmt_time(p.cpu),
-            opt_time(p.gpu),
-            opt_time(p.gpu_resident),
-            fmt_time(p.auto),
-            p.auto_side,
-            opt_time(p.split),
-            fmt_time(p.peer),
-            p.cpu_peer,
-            p.gpu_cpu.map_or("-".into(), |r| format!("{r:.2}")),
-            p.auto_best,
-            p.split.map_or("-".into(), |t| format!(
-                "{:.2}",
-                t.as_secs_f64() / best_side(p).as_secs_f64().max(1e-12)
-            )),
-        );
-    }
-    let _ = writeln!(s);
-    for c in cases {
-        let ps: Vec<&Point> = points.iter().filter(|p| p.op == c.op).collect();
-        let _ = writeln!(
-            s,
-            "- {}: peer = {}; GPU wins end to end from {}",
-            c.op,
-            c.peer,
-            crossover(&ps).map_or("no size measured".into(), |n| format!("n = {n}"))
-        );
-    }
-    if let Some(worst) = points
-        .iter()
-        .max_by(|a, b| a.auto_best.total_cmp(&b.auto_best))
-    {
-        let _ = writeln!(
-            s,
-            "- Auto's worst point: {:.2}x the better side ({} at n = {})",
-            worst.auto_best, worst.op, worst.n
-        );
-    }
-    let _ = writeln!(s, "\nratios: cpu/peer < 1 means tandem's CPU side beats the peer; gpu/cpu < 1 means the GPU wins; auto/best is Auto over the better side (goal <= 1.10); split/best is Policy::Split over the better side (< 1 means the split wins).");
-    s
-}
-
-fn write_reports(
-    opts: &Options,
-    device: &str,
-    points: &[Point],
-    cases: &[Case],
-    table: &str,
-) -> Result<(), String> {
-    std::fs::create_dir_all(&opts.out)
-        .map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
-    let write = |name: &str, text: &str| {
-        let path = opts.out.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    let md = format!(
-        "# tandem bench\n\nGPU: {device}  \nCPU threads: {}  \ncommand: `tandem bench`\n\n{table}",
-        tandem::cpu::threads()
-    );
-    write("report.md", &md)?;
-    let rows: Vec<_> = points
-        .iter()
-        .map(|p| {
-            json!({
-                "op": p.op, "n": p.n,
-                "cpu_s": p.cpu.as_secs_f64(),
-                "gpu_s": p.gpu.map(|d| d.as_secs_f64()),
-                "gpu_resident_s": p.gpu_resident.map(|d| d.as_secs_f64()),
-                "auto_s": p.auto.as_secs_f64(), "auto_side": p.auto_side,
-                "split_s": p.split.map(|d| d.as_secs_f64()),
-                "peer_s": p.peer.as_secs_f64(),
-                "auto_over_best": p.auto_best,
-                "cpu_over_peer": p.cpu_peer,
-                "gpu_over_cpu": p.gpu_cpu,
-            })
-        })
-        .collect();
-    let report = json!({ "gpu": device, "cpu_threads": tandem::cpu::threads(), "points": rows });
-    write(
-        "report.json",
-        &serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?,
-    )?;
-    for c in cases {
-        let ps: Vec<&Point> = points.iter().filter(|p| p.op == c.op).collect();
-        let mut series = vec![
-            ("cpu", ps.iter().map(|p| (p.n, p.cpu)).collect::<Vec<_>>()),
-            ("auto", ps.iter().map(|p| (p.n, p.auto)).collect()),
-            ("peer", ps.iter().map(|p| (p.n, p.peer)).collect()),
-        ];
-        if ps.iter().all(|p| p.gpu.is_some()) {
-            series.insert(
-                1,
-                (
-                    "gpu",
-                    ps.iter().filter_map(|p| p.gpu.map(|g| (p.n, g))).collect(),
-                ),
-            );
-            series.insert(
-                2,
-                (
-                    "gpu resident",
-                    ps.iter()
-                        .filter_map(|p| p.gpu_resident.map(|g| (p.n, g)))
-                        .collect(),
-                ),
-            );
-        }
-        write(
-            &format!("{}.svg", c.op),
-            &chart::svg(&format!("{} — time against size", c.op), &series),
-        )?;
-    }
-    println!(
-        "report: {}/report.md, report.json and one SVG chart per op",
-        opts.out.display()
-    );
-    Ok(())
 }

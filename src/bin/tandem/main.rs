@@ -5,6 +5,8 @@
 mod bench;
 mod cases;
 mod chart;
+mod measure;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

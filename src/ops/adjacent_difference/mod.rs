@@ -11,6 +11,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::work;
@@ -30,9 +31,10 @@ impl Context {
     /// # Errors
     /// Under `Policy::Gpu`: [`crate::Error::Unsupported`] for f64 and GPU errors.
     pub fn adjacent_difference<T: Element>(&self, x: &Buffer<T>) -> Result<Buffer<T>> {
-        let op = "adjacent_difference";
+        let kind = Op::AdjacentDifference;
+        let op = kind.name();
         let n = x.len();
-        let w = work(self, op, &gpu::ADJACENT_DIFFERENCE, &[x]).output::<T>(n);
+        let w = work(self, kind, &gpu::ADJACENT_DIFFERENCE, &[x]).output::<T>(n);
         dispatch::run(
             self,
             w,

@@ -36,6 +36,7 @@ pub(crate) mod gpu;
 use std::sync::Arc;
 
 use crate::buffer::Buffer;
+use crate::dispatch::Op;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -90,7 +91,7 @@ fn kept<T: Element>(g: &Arc<GpuBackend>, r: Option<(wgpu::Buffer, usize)>) -> Bu
 /// with `outputs` output elements of `T` at most.
 fn by_key_work<T: Element>(
     ctx: &Context,
-    op: &'static str,
+    op: Op,
     inputs: &[&dyn dispatch::Input],
     n: usize,
     outputs: usize,
@@ -145,7 +146,8 @@ impl Context {
         values: &Buffer<V>,
         op: ReduceOp,
     ) -> Result<(Buffer<K>, Buffer<V>)> {
-        let name = "reduce_by_key";
+        let kind = Op::ReduceByKey;
+        let name = kind.name();
         keys.same_len(values, name)?;
         let n = keys.len();
         if n == 0 {
@@ -155,7 +157,7 @@ impl Context {
             return Err(too_long(name, n));
         }
         let all_32 = std::mem::size_of::<K>() == 4 && std::mem::size_of::<V>() == 4;
-        let w = by_key_work::<V>(self, name, &[keys, values], n, 2 * n, all_32);
+        let w = by_key_work::<V>(self, kind, &[keys, values], n, 2 * n, all_32);
         dispatch::run(
             self,
             w,
@@ -178,11 +180,12 @@ impl Context {
 
     fn scan_by_key_op<K: Element, V: Element>(
         &self,
-        name: &'static str,
+        kind: Op,
         keys: &Buffer<K>,
         values: &Buffer<V>,
         exclusive: bool,
     ) -> Result<Buffer<V>> {
+        let name = kind.name();
         keys.same_len(values, name)?;
         let n = keys.len();
         if n == 0 {
@@ -192,7 +195,7 @@ impl Context {
             return Err(too_long(name, n));
         }
         let all_32 = std::mem::size_of::<K>() == 4 && std::mem::size_of::<V>() == 4;
-        let w = by_key_work::<V>(self, name, &[keys, values], n, n, all_32);
+        let w = by_key_work::<V>(self, kind, &[keys, values], n, n, all_32);
         dispatch::run(
             self,
             w,
@@ -230,7 +233,7 @@ impl Context {
         keys: &Buffer<K>,
         values: &Buffer<V>,
     ) -> Result<Buffer<V>> {
-        self.scan_by_key_op("inclusive_scan_by_key", keys, values, false)
+        self.scan_by_key_op(Op::InclusiveScanByKey, keys, values, false)
     }
 
     /// As [`Context::inclusive_scan_by_key`] without the element itself:
@@ -243,7 +246,7 @@ impl Context {
         keys: &Buffer<K>,
         values: &Buffer<V>,
     ) -> Result<Buffer<V>> {
-        self.scan_by_key_op("exclusive_scan_by_key", keys, values, true)
+        self.scan_by_key_op(Op::ExclusiveScanByKey, keys, values, true)
     }
 
     /// `x` without consecutive duplicates (equal bits): each run's first element.
@@ -252,7 +255,8 @@ impl Context {
     /// [`crate::Error::InvalidArgument`] past 2^32 - 2 elements; under
     /// Policy::Gpu, [`crate::Error::Unsupported`] for f64, and GPU errors.
     pub fn unique<T: Element>(&self, x: &Buffer<T>) -> Result<Buffer<T>> {
-        let name = "unique";
+        let kind = Op::Unique;
+        let name = kind.name();
         let n = x.len();
         if n == 0 {
             return Ok(Buffer::from_host(Vec::new()));
@@ -260,7 +264,7 @@ impl Context {
         if n >= u32::MAX as usize - 1 {
             return Err(too_long(name, n));
         }
-        let w = by_key_work::<T>(self, name, &[x], n, n, std::mem::size_of::<T>() == 4);
+        let w = by_key_work::<T>(self, kind, &[x], n, n, std::mem::size_of::<T>() == 4);
         dispatch::run(
             self,
             w,
@@ -279,7 +283,8 @@ impl Context {
     /// # Errors
     /// As [`Context::unique`].
     pub fn run_length_encode<T: Element>(&self, x: &Buffer<T>) -> Result<(Buffer<T>, Buffer<u32>)> {
-        let name = "run_length_encode";
+        let kind = Op::RunLengthEncode;
+        let name = kind.name();
         let n = x.len();
         if n == 0 {
             return Ok((Buffer::from_host(Vec::new()), Buffer::from_host(Vec::new())));
@@ -287,7 +292,7 @@ impl Context {
         if n >= u32::MAX as usize - 1 {
             return Err(too_long(name, n));
         }
-        let w = by_key_work::<T>(self, name, &[x], n, 2 * n, std::mem::size_of::<T>() == 4);
+        let w = by_key_work::<T>(self, kind, &[x], n, 2 * n, std::mem::size_of::<T>() == 4);
         dispatch::run(
             self,
             w,

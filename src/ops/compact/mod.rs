@@ -17,6 +17,7 @@ pub(crate) mod gpu;
 use std::sync::Arc;
 
 use crate::buffer::Buffer;
+use crate::dispatch::Op;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::Result;
@@ -95,12 +96,7 @@ impl Compare {
 }
 
 /// The dispatcher's view of a call over `x` and a `u32` mask.
-fn work_with_mask<T: Element>(
-    ctx: &Context,
-    op: &'static str,
-    x: &Buffer<T>,
-    mask: &Buffer<u32>,
-) -> Work {
+fn work_with_mask<T: Element>(ctx: &Context, op: Op, x: &Buffer<T>, mask: &Buffer<u32>) -> Work {
     work(ctx, op, &gpu::COMPACT, &[x, mask]).output::<T>(x.len())
 }
 
@@ -119,9 +115,10 @@ impl Context {
     /// [`crate::Error::LengthMismatch`] when `mask` is not as long as `x`; GPU
     /// errors under Policy::Gpu ([`crate::ErrorKind::Unsupported`] for f64).
     pub fn compact<T: Element>(&self, x: &Buffer<T>, mask: &Buffer<u32>) -> Result<Buffer<T>> {
-        let op = "compact";
+        let kind = Op::Compact;
+        let op = kind.name();
         x.same_len(mask, op)?;
-        let w = work_with_mask(self, op, x, mask);
+        let w = work_with_mask(self, kind, x, mask);
         dispatch::run(
             self,
             w,
@@ -145,8 +142,9 @@ impl Context {
         cmp: Compare,
         value: T,
     ) -> Result<Buffer<T>> {
-        let op = "compact_if";
-        let w = work(self, op, &gpu::COMPACT, &[x]).output::<T>(x.len());
+        let kind = Op::CompactIf;
+        let op = kind.name();
+        let w = work(self, kind, &gpu::COMPACT, &[x]).output::<T>(x.len());
         dispatch::run(
             self,
             w,
@@ -164,8 +162,9 @@ impl Context {
     /// # Errors
     /// As [`Context::compact_if`].
     pub fn count_if<T: Element>(&self, x: &Buffer<T>, cmp: Compare, value: T) -> Result<usize> {
-        let op = "count_if";
-        let w = work(self, op, &gpu::COMPACT, &[x]);
+        let kind = Op::CountIf;
+        let op = kind.name();
+        let w = work(self, kind, &gpu::COMPACT, &[x]);
         dispatch::run(
             self,
             w,

@@ -9,6 +9,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::work;
@@ -17,17 +18,16 @@ use crate::Context;
 impl Context {
     fn zip_op<T: Element>(
         &self,
-        op: &'static str,
+        kind: Op,
         entry: &'static str,
         a: &Buffer<T>,
         b: &Buffer<T>,
         alpha: T,
         cpu_fn: impl Fn(&[T], &[T]) -> Vec<T> + Sync,
     ) -> Result<Buffer<T>> {
+        let op = kind.name();
         a.same_len(b, op)?;
-        let w = work(self, op, &gpu::ELEMENTWISE, &[a, b])
-            .output::<T>(a.len())
-            .splittable();
+        let w = work(self, kind, &gpu::ELEMENTWISE, &[a, b]).output::<T>(a.len());
         let cpu_fn = &cpu_fn;
         dispatch::run_split(
             self,
@@ -57,7 +57,7 @@ impl Context {
     /// # Errors
     /// [`crate::Error::LengthMismatch`] when the lengths differ; GPU errors under Policy::Gpu.
     pub fn add<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<Buffer<T>> {
-        self.zip_op("add", "add", a, b, T::zero(), cpu::add)
+        self.zip_op(Op::Add, "add", a, b, T::zero(), cpu::add)
     }
 
     /// `a - b`, element-wise (wrapping for integers).
@@ -65,7 +65,7 @@ impl Context {
     /// # Errors
     /// As [`Context::add`].
     pub fn sub<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<Buffer<T>> {
-        self.zip_op("sub", "sub", a, b, T::zero(), cpu::sub)
+        self.zip_op(Op::Sub, "sub", a, b, T::zero(), cpu::sub)
     }
 
     /// `a * b`, element-wise (wrapping for integers).
@@ -73,7 +73,7 @@ impl Context {
     /// # Errors
     /// As [`Context::add`].
     pub fn mul<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<Buffer<T>> {
-        self.zip_op("mul", "mul", a, b, T::zero(), cpu::mul)
+        self.zip_op(Op::Mul, "mul", a, b, T::zero(), cpu::mul)
     }
 
     /// `alpha * x + y`, element-wise.
@@ -81,7 +81,7 @@ impl Context {
     /// # Errors
     /// As [`Context::add`].
     pub fn axpy<T: Element>(&self, alpha: T, x: &Buffer<T>, y: &Buffer<T>) -> Result<Buffer<T>> {
-        self.zip_op("axpy", "axpy", x, y, alpha, |x, y| cpu::axpy(alpha, x, y))
+        self.zip_op(Op::Axpy, "axpy", x, y, alpha, |x, y| cpu::axpy(alpha, x, y))
     }
 
     /// `alpha * x`, element-wise.
@@ -89,10 +89,9 @@ impl Context {
     /// # Errors
     /// GPU errors under Policy::Gpu.
     pub fn scale<T: Element>(&self, x: &Buffer<T>, alpha: T) -> Result<Buffer<T>> {
-        let op = "scale";
-        let w = work(self, op, &gpu::ELEMENTWISE, &[x])
-            .output::<T>(x.len())
-            .splittable();
+        let kind = Op::Scale;
+        let op = kind.name();
+        let w = work(self, kind, &gpu::ELEMENTWISE, &[x]).output::<T>(x.len());
         dispatch::run_split(
             self,
             w,
@@ -121,14 +120,15 @@ impl Context {
     /// # Errors
     /// GPU errors under Policy::Gpu.
     pub fn fill<T: Element>(&self, x: &mut Buffer<T>, value: T) -> Result<()> {
-        let op = "fill";
+        let kind = Op::Fill;
+        let op = kind.name();
         x.check_recoverable().or_else(|_| {
             // The old contents are about to be overwritten: losing them is fine.
             let n = x.len();
             x.replace_host(vec![T::zero(); n]);
             Ok::<(), crate::Error>(())
         })?;
-        let w = work(self, op, &gpu::FILL, &[&*x]);
+        let w = work(self, kind, &gpu::FILL, &[&*x]);
         let n = x.len();
         let xr = &*x;
         let on_gpu = dispatch::run(

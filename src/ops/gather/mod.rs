@@ -24,6 +24,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::ops::call;
@@ -59,12 +60,13 @@ impl Context {
     /// [`crate::Error::LimitExceeded`] under `Policy::Gpu` when `src` does not fit
     /// one storage binding; GPU errors under `Policy::Gpu`.
     pub fn gather<T: Element>(&self, src: &Buffer<T>, idx: &Buffer<u32>) -> Result<Buffer<T>> {
-        let op = "gather";
+        let kind = Op::Gather;
+        let op = kind.name();
         let n = idx.len();
         if n > 0 && src.is_empty() {
             return Err(empty_source(op, n));
         }
-        let (w, g) = call(self, op, &gpu::GATHER, n, 0, &[src, idx]);
+        let (w, g) = call(self, kind, &gpu::GATHER, n, 0, &[src, idx]);
         let mut w = w.output::<T>(n);
         if let Some(g) = g {
             w.gpu_supported &= (src.len() as u64) < u32::MAX as u64;
@@ -111,7 +113,8 @@ impl Context {
         idx: &Buffer<u32>,
         dst: &mut Buffer<T>,
     ) -> Result<()> {
-        let op = "scatter";
+        let kind = Op::Scatter;
+        let op = kind.name();
         src.same_len(idx, op)?;
         let n = src.len();
         if n == 0 {
@@ -120,7 +123,7 @@ impl Context {
         if dst.is_empty() {
             return Err(empty_source(op, n));
         }
-        let (w, g) = call(self, op, &gpu::SCATTER, n, 0, &[src, &*dst, idx]);
+        let (w, g) = call(self, kind, &gpu::SCATTER, n, 0, &[src, &*dst, idx]);
         let mut w = w.output::<T>(dst.len());
         if let Some(g) = g {
             if self.policy() != Policy::Gpu {

@@ -38,6 +38,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::call;
@@ -69,9 +70,10 @@ impl Context {
         lo: T,
         hi: T,
     ) -> Result<Buffer<u32>> {
-        let op = "histogram";
+        let kind = Op::Histogram;
+        let op = kind.name();
         let plan = cpu::plan(bins, lo, hi)?;
-        let (w, g) = call(self, op, &gpu::HISTOGRAM, x.len(), 0, &[x]);
+        let (w, g) = call(self, kind, &gpu::HISTOGRAM, x.len(), 0, &[x]);
         let mut w = w.output::<u32>(bins);
         if let (Some(g), true) = (g, self.policy() != Policy::Gpu) {
             w.gpu_supported &= gpu::fits(&g, bins);

@@ -34,6 +34,7 @@ pub mod cpu;
 pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
+use crate::dispatch::Op;
 use crate::dispatch::{self, Work};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -77,7 +78,8 @@ impl Context {
         k: usize,
         n: usize,
     ) -> Result<Buffer<f32>> {
-        let op = "matmul";
+        let kind = Op::Matmul;
+        let op = kind.name();
         let mk = checked_dims(op, m, k, "A's shape m x k")?;
         let kn = checked_dims(op, k, n, "B's shape k x n")?;
         let mn = checked_dims(op, m, n, "C's shape m x n")?;
@@ -86,7 +88,7 @@ impl Context {
         // The work is the multiply-adds; zero when any dimension is zero, which the
         // dispatcher answers on the host.
         let madds = mn.saturating_mul(k);
-        let (w, g) = call(self, op, &gpu::MATMUL, madds, 0, &[a, b]);
+        let (w, g) = call(self, kind, &gpu::MATMUL, madds, 0, &[a, b]);
         let mut w: Work = w.output::<f32>(mn);
         // The kernel's bound is on each dimension (checked by the GPU side), not on the
         // multiply-adds.
@@ -127,10 +129,11 @@ impl Context {
         rows: usize,
         cols: usize,
     ) -> Result<Buffer<T>> {
-        let op = "transpose";
+        let kind = Op::Transpose;
+        let op = kind.name();
         let len = checked_dims(op, rows, cols, "the shape rows x cols")?;
         shape_len(op, a, len)?;
-        let w = work(self, op, &gpu::TRANSPOSE, &[a]).output::<f32>(a.len());
+        let w = work(self, kind, &gpu::TRANSPOSE, &[a]).output::<f32>(a.len());
         dispatch::run(
             self,
             w,

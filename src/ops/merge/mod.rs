@@ -25,6 +25,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::call;
@@ -48,9 +49,10 @@ impl Context {
     /// [`crate::Error::LimitExceeded`] when `a` or `b` does not fit one storage
     /// binding, and GPU errors.
     pub fn merge<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<Buffer<T>> {
-        let op = "merge";
+        let kind = Op::Merge;
+        let op = kind.name();
         let n = a.len() + b.len();
-        let (w, g) = call(self, op, &gpu::MERGE, n, 0, &[a, b]);
+        let (w, g) = call(self, kind, &gpu::MERGE, n, 0, &[a, b]);
         let mut w = w.output::<T>(n);
         if let Some(g) = g {
             if self.policy() != Policy::Gpu {
@@ -99,11 +101,12 @@ impl Context {
         kb: &Buffer<K>,
         vb: &Buffer<V>,
     ) -> Result<(Buffer<K>, Buffer<V>)> {
-        let op = "merge_by_key";
+        let kind = Op::MergeByKey;
+        let op = kind.name();
         ka.same_len(va, op)?;
         kb.same_len(vb, op)?;
         let n = ka.len() + kb.len();
-        let (w, g) = call(self, op, &gpu::MERGE, n, 0, &[ka, kb, va, vb]);
+        let (w, g) = call(self, kind, &gpu::MERGE, n, 0, &[ka, kb, va, vb]);
         let mut w = w.output::<K>(n);
         w.out_bytes += (n * std::mem::size_of::<V>()) as u64;
         // The GPU moves values as 32-bit words.

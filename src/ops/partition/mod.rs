@@ -14,6 +14,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::by_key::device;
@@ -43,12 +44,13 @@ impl Context {
         cmp: Compare,
         value: T,
     ) -> Result<(Buffer<T>, usize)> {
-        let op = "partition";
+        let kind = Op::Partition;
+        let op = kind.name();
         let n = x.len();
         if n == 0 {
             return Ok((Buffer::from_host(Vec::new()), 0));
         }
-        let w = work(self, op, &gpu::PARTITION, &[x]).output::<T>(n);
+        let w = work(self, kind, &gpu::PARTITION, &[x]).output::<T>(n);
         dispatch::run(
             self,
             w,

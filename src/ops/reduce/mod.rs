@@ -17,6 +17,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::work;
@@ -28,7 +29,7 @@ impl Context {
     /// # Errors
     /// GPU errors under Policy::Gpu; [`crate::Error::DeviceLost`] if `x` lived only on a lost GPU.
     pub fn sum<T: Element>(&self, x: &Buffer<T>) -> Result<T> {
-        let w = work(self, "sum", &gpu::REDUCE, &[x]).splittable();
+        let w = work(self, Op::Sum, &gpu::REDUCE, &[x]);
         dispatch::run_split(
             self,
             w,
@@ -55,7 +56,7 @@ impl Context {
     /// [`crate::Error::LengthMismatch`] when the lengths differ; otherwise as [`Context::sum`].
     pub fn dot<T: Element>(&self, a: &Buffer<T>, b: &Buffer<T>) -> Result<T> {
         a.same_len(b, "dot")?;
-        let w = work(self, "dot", &gpu::REDUCE, &[a, b]).splittable();
+        let w = work(self, Op::Dot, &gpu::REDUCE, &[a, b]);
         dispatch::run_split(
             self,
             w,
@@ -81,14 +82,15 @@ impl Context {
     /// CPU twin for the whole input.
     fn best_index<T: Element, R>(
         &self,
-        op: &'static str,
+        kind: Op,
         max: bool,
         x: &Buffer<T>,
         cpu: impl FnOnce(&[T]) -> R,
         from_gpu: impl Fn(u32, u32) -> R,
         from_index: impl FnOnce(&[T], usize) -> R,
     ) -> Result<R> {
-        let w = work(self, op, &gpu::REDUCE_ORDER, &[x]).splittable();
+        let op = kind.name();
+        let w = work(self, kind, &gpu::REDUCE_ORDER, &[x]);
         let pick = move |h: &[T]| if max { cpu::argmax(h) } else { cpu::argmin(h) };
         dispatch::run_split(
             self,
@@ -125,7 +127,7 @@ impl Context {
     /// As [`Context::sum`].
     pub fn min<T: Element>(&self, x: &Buffer<T>) -> Result<Option<T>> {
         self.best_index(
-            "min",
+            Op::Min,
             false,
             x,
             cpu::min,
@@ -141,7 +143,7 @@ impl Context {
     /// As [`Context::sum`].
     pub fn max<T: Element>(&self, x: &Buffer<T>) -> Result<Option<T>> {
         self.best_index(
-            "max",
+            Op::Max,
             true,
             x,
             cpu::max,
@@ -156,7 +158,7 @@ impl Context {
     /// As [`Context::sum`].
     pub fn argmin<T: Element>(&self, x: &Buffer<T>) -> Result<Option<usize>> {
         self.best_index(
-            "argmin",
+            Op::Argmin,
             false,
             x,
             cpu::argmin,
@@ -171,7 +173,7 @@ impl Context {
     /// As [`Context::sum`].
     pub fn argmax<T: Element>(&self, x: &Buffer<T>) -> Result<Option<usize>> {
         self.best_index(
-            "argmax",
+            Op::Argmax,
             true,
             x,
             cpu::argmax,

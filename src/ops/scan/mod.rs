@@ -26,19 +26,16 @@ pub(crate) mod gpu;
 
 use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::work;
 use crate::Context;
 
 impl Context {
-    fn scan_op<T: Element>(
-        &self,
-        op: &'static str,
-        x: &Buffer<T>,
-        exclusive: bool,
-    ) -> Result<Buffer<T>> {
-        let w = work(self, op, &gpu::SCAN, &[x]).output::<T>(x.len());
+    fn scan_op<T: Element>(&self, kind: Op, x: &Buffer<T>, exclusive: bool) -> Result<Buffer<T>> {
+        let op = kind.name();
+        let w = work(self, kind, &gpu::SCAN, &[x]).output::<T>(x.len());
         dispatch::run(
             self,
             w,
@@ -64,7 +61,7 @@ impl Context {
     /// GPU errors under Policy::Gpu ([`crate::ErrorKind::Unsupported`] for f64 on an
     /// adapter without it); [`crate::Error::DeviceLost`] if `x` lived only on a lost GPU.
     pub fn inclusive_scan<T: Element>(&self, x: &Buffer<T>) -> Result<Buffer<T>> {
-        self.scan_op("inclusive_scan", x, false)
+        self.scan_op(Op::InclusiveScan, x, false)
     }
 
     /// Exclusive prefix sum: `y[0] = 0`, `y[i] = x[0] + ... + x[i-1]`. Integers
@@ -73,6 +70,6 @@ impl Context {
     /// # Errors
     /// As [`Context::inclusive_scan`].
     pub fn exclusive_scan<T: Element>(&self, x: &Buffer<T>) -> Result<Buffer<T>> {
-        self.scan_op("exclusive_scan", x, true)
+        self.scan_op(Op::ExclusiveScan, x, true)
     }
 }

@@ -20,6 +20,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::ops::call;
@@ -49,7 +50,7 @@ impl Context {
         sorted: &Buffer<T>,
         queries: &Buffer<T>,
     ) -> Result<Buffer<u32>> {
-        self.search("lower_bound", sorted, queries, false)
+        self.search(Op::LowerBound, sorted, queries, false)
     }
 
     /// For each query, the index of the first element of `sorted` that comes
@@ -62,16 +63,17 @@ impl Context {
         sorted: &Buffer<T>,
         queries: &Buffer<T>,
     ) -> Result<Buffer<u32>> {
-        self.search("upper_bound", sorted, queries, true)
+        self.search(Op::UpperBound, sorted, queries, true)
     }
 
     fn search<T: Element>(
         &self,
-        op: &'static str,
+        kind: Op,
         sorted: &Buffer<T>,
         queries: &Buffer<T>,
         upper: bool,
     ) -> Result<Buffer<u32>> {
+        let op = kind.name();
         let (n_s, n_q) = (sorted.len(), queries.len());
         if n_s > u32::MAX as usize {
             return Err(Error::InvalidArgument {
@@ -86,7 +88,7 @@ impl Context {
             // Every query goes before an empty array: answered on the host.
             return Ok(Buffer::from_host(vec![0; n_q]));
         }
-        let (w, g) = call(self, op, &gpu::SEARCH, n_q, 0, &[queries, sorted]);
+        let (w, g) = call(self, kind, &gpu::SEARCH, n_q, 0, &[queries, sorted]);
         let mut w = w.output::<u32>(n_q);
         if let Some(g) = g {
             if self.policy() != Policy::Gpu {

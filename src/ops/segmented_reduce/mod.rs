@@ -23,6 +23,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::ops::by_key::{device, ReduceOp};
@@ -84,7 +85,8 @@ impl Context {
         offsets: &Buffer<u32>,
         op: ReduceOp,
     ) -> Result<Buffer<T>> {
-        let name = "segmented_reduce";
+        let kind = Op::SegmentedReduce;
+        let name = kind.name();
         let n = values.len();
         if n >= u32::MAX as usize - 1 {
             return Err(Error::InvalidArgument {
@@ -101,7 +103,7 @@ impl Context {
         if n == 0 {
             return Ok(Buffer::from_host(vec![op.identity(); m - 1]));
         }
-        let (w, g) = call(self, name, &gpu::SEGMENTED_REDUCE, n, 0, &[values, offsets]);
+        let (w, g) = call(self, kind, &gpu::SEGMENTED_REDUCE, n, 0, &[values, offsets]);
         let mut w = w.output::<T>(m - 1);
         if let Some(g) = g {
             if self.policy() != Policy::Gpu {

@@ -13,6 +13,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::Buffer;
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::call;
@@ -33,8 +34,7 @@ impl Context {
     /// # Errors
     /// Under `Policy::Gpu`: [`crate::Error::Unsupported`] for f64 and GPU errors.
     pub fn sequence<T: Element>(&self, n: usize, start: T, step: T) -> Result<Buffer<T>> {
-        let op = "sequence";
-        let (w, g) = call(self, op, &gpu::SEQUENCE, n, 0, &[]);
+        let (w, g) = call(self, Op::Sequence, &gpu::SEQUENCE, n, 0, &[]);
         let mut w = w.output::<T>(n);
         // No inputs tell `call` the element type.
         w.ty = T::SCALAR.wgsl();

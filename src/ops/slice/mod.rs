@@ -19,7 +19,7 @@ use std::ops::{Bound, RangeBounds};
 use std::time::Instant;
 
 use crate::buffer::{Buffer, DeviceCopy};
-use crate::dispatch::{RunRecord, Side};
+use crate::dispatch::{Reason, RunRecord, Side};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::{Context, Policy};
@@ -84,11 +84,7 @@ impl Context {
             false => None,
         };
         let (out, side, reason) = match gpu {
-            _ if a == b => (
-                Buffer::from_host(Vec::new()),
-                Side::Cpu,
-                "empty input: answered on the host",
-            ),
+            _ if a == b => (Buffer::from_host(Vec::new()), Side::Cpu, Reason::EmptyInput),
             Some(g) if policy != Policy::Cpu => {
                 let src = x.device(&g, op)?;
                 let dst = gpu::copy_range(&g, &src, a as u64 * size, (b - a) as u64 * size)?;
@@ -96,22 +92,18 @@ impl Context {
                 (
                     Buffer::from_device(b - a, copy),
                     Side::Gpu,
-                    "the data lives on the GPU: a device-to-device copy",
+                    Reason::SliceOnDevice,
                 )
             }
             Some(g) if !x.on_host() => {
                 let src = x.device(&g, op)?;
                 let v = g.read::<T>(op, &src, a as u64 * size, b - a)?;
-                (
-                    Buffer::from_host(v),
-                    Side::Cpu,
-                    "Policy::Cpu: read back only the range",
-                )
+                (Buffer::from_host(v), Side::Cpu, Reason::SliceReadBack)
             }
             _ => (
                 Buffer::from_host(x.host()?[a..b].to_vec()),
                 Side::Cpu,
-                "the data lives on the host: a host copy",
+                Reason::SliceOnHost,
             ),
         };
         self.log().push(RunRecord {

@@ -22,6 +22,7 @@ pub(crate) mod gpu;
 
 use crate::buffer::{Buffer, DeviceCopy};
 use crate::dispatch;
+use crate::dispatch::Op;
 use crate::element::Element;
 use crate::error::Result;
 use crate::ops::{call, work};
@@ -36,8 +37,9 @@ impl Context {
     /// ([`crate::Error::TooLarge`], [`crate::Error::OutOfMemory`], ...).
     /// [`crate::Error::DeviceLost`] if `keys` lived only on a lost GPU.
     pub fn sort<T: Element>(&self, keys: &Buffer<T>) -> Result<Buffer<T>> {
-        let op = "sort";
-        let w = work(self, op, &gpu::SORT_RADIX, &[keys]).output::<T>(keys.len());
+        let kind = Op::Sort;
+        let op = kind.name();
+        let w = work(self, kind, &gpu::SORT_RADIX, &[keys]).output::<T>(keys.len());
         let n = keys.len();
         dispatch::run(
             self,
@@ -62,10 +64,11 @@ impl Context {
         keys: &Buffer<K>,
         values: &Buffer<V>,
     ) -> Result<(Buffer<K>, Buffer<V>)> {
-        let op = "sort_by_key";
+        let kind = Op::SortByKey;
+        let op = kind.name();
         keys.same_len(values, op)?;
         // Values count for residency too.
-        let (w, _) = call(self, op, &gpu::SORT_RADIX, keys.len(), 0, &[keys, values]);
+        let (w, _) = call(self, kind, &gpu::SORT_RADIX, keys.len(), 0, &[keys, values]);
         let mut w = w.output::<K>(keys.len());
         // The GPU moves values as 32-bit words.
         w.gpu_supported &= std::mem::size_of::<V>() == 4;

@@ -1,4 +1,6 @@
 //! Calibration: what `tandem calibrate` and [`crate::Context::calibrate`] measure.
+//! It drives ops through `Context`, so it lives outside the dispatcher, which
+//! only reads the resulting [`Profile`].
 //!
 //! - The GPU's fixed cost: an empty submission and its wait.
 //! - Upload and readback: a fixed cost and a bandwidth, fitted from two sizes.
@@ -12,38 +14,16 @@
 //!   adapter).
 //!
 //! Each point is the median of at least three runs after one warm-up run.
-//! Ops that cost alike share a curve (see `curves` in the dispatcher): `min`,
+//! Ops that cost alike share a curve (see [`Op::curve`]): `min`,
 //! `max` and `argmin` use `argmax`'s, `sub` and `mul` use `add`'s, and so on.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::profile::{Curve, OpCurves, Profile, ProfileKey, Transfer, FORMAT};
-use super::{predict, split_seconds, Work};
+use crate::dispatch::profile::{Curve, OpCurves, Profile, ProfileKey, Transfer, FORMAT};
+use crate::dispatch::{predict, split_seconds, Op, Work};
 use crate::error::Result;
 use crate::{Buffer, Compare, Context, Policy};
-
-/// The ops with a curve of their own.
-pub const CALIBRATED_OPS: &[&str] = &[
-    "sum",
-    "dot",
-    "argmax",
-    "add",
-    "scale",
-    "axpy",
-    "inclusive_scan",
-    "compact_if",
-    "sort",
-    "sort_by_key",
-    "histogram",
-    "gather",
-    "scatter",
-    "transpose",
-    "matmul",
-    "map",
-    "map_reduce",
-    "merge",
-];
 
 /// log2 of the element counts measured.
 const SIZES_LOG2: [u32; 4] = [10, 14, 17, 20];
@@ -112,31 +92,45 @@ fn inputs(ctx: &Context, n: usize) -> Result<Inputs> {
     })
 }
 
-/// Runs op `name` once on `inp` with `ctx`'s policy.
-fn run_op(ctx: &Context, name: &str, inp: &Inputs, kernels: &Kernels) -> Result<()> {
+/// Runs calibrated op `op` once on `inp` with `ctx`'s policy.
+fn run_op(ctx: &Context, op: Op, inp: &Inputs, kernels: &Kernels) -> Result<()> {
     let (x, y) = (&inp.x, &inp.y);
-    match name {
-        "sum" => ctx.sum(x).map(drop),
-        "dot" => ctx.dot(x, y).map(drop),
-        "argmax" => ctx.argmax(x).map(drop),
-        "add" => ctx.add(x, y).map(drop),
-        "scale" => ctx.scale(x, 2.0).map(drop),
-        "axpy" => ctx.axpy(2.0, x, y).map(drop),
-        "inclusive_scan" => ctx.inclusive_scan(y).map(drop),
-        "compact_if" => ctx.compact_if(x, Compare::Lt, 250.0).map(drop),
-        "sort" => ctx.sort(&inp.keys).map(drop),
-        "sort_by_key" => ctx.sort_by_key(&inp.keys, &inp.idx).map(drop),
-        "histogram" => ctx.histogram(x, 256, 0.0, 500.0).map(drop),
-        "gather" => ctx.gather(x, &inp.idx).map(drop),
-        "scatter" => {
+    use Op::*;
+    match op {
+        Sum => ctx.sum(x).map(drop),
+        Dot => ctx.dot(x, y).map(drop),
+        Argmax => ctx.argmax(x).map(drop),
+        Add => ctx.add(x, y).map(drop),
+        Scale => ctx.scale(x, 2.0).map(drop),
+        Axpy => ctx.axpy(2.0, x, y).map(drop),
+        InclusiveScan => ctx.inclusive_scan(y).map(drop),
+        CompactIf => ctx.compact_if(x, Compare::Lt, 250.0).map(drop),
+        Sort => ctx.sort(&inp.keys).map(drop),
+        SortByKey => ctx.sort_by_key(&inp.keys, &inp.idx).map(drop),
+        Histogram => ctx.histogram(x, 256, 0.0, 500.0).map(drop),
+        Gather => ctx.gather(x, &inp.idx).map(drop),
+        Scatter => {
             let mut dst = ctx.zeros::<f32>(inp.n)?;
             ctx.scatter(x, &inp.idx, &mut dst)
         }
-        "transpose" => ctx.transpose(x, inp.n >> 5, 32).map(drop),
-        "map" => ctx.map(&kernels.map, [x, y], [2.0]).map(drop),
-        "merge" => ctx.merge(&inp.sorted.0, &inp.sorted.1).map(drop),
-        "map_reduce" => ctx.map_reduce(&kernels.map_reduce, [x, y], []).map(drop),
-        _ => Ok(()),
+        Transpose => ctx.transpose(x, inp.n >> 5, 32).map(drop),
+        Map => ctx.map(&kernels.map, [x, y], [2.0]).map(drop),
+        Merge => ctx.merge(&inp.sorted.0, &inp.sorted.1).map(drop),
+        MapReduce => ctx.map_reduce(&kernels.map_reduce, [x, y], []).map(drop),
+        // Square matrices: measured apart (see `measure_curve`).
+        Matmul => Err(not_calibrated(op)),
+        // Predicted by another op's curve (`Op::curve`), never measured.
+        Argmin | Min | Max | Sub | Mul | Fill | Sequence | AdjacentDifference | ExclusiveScan
+        | Compact | CountIf | ReduceByKey | InclusiveScanByKey | ExclusiveScanByKey | Unique
+        | RunLengthEncode | Partition | SegmentedReduce | LowerBound | UpperBound | MergeByKey
+        | Slice | RunWgsl => Err(not_calibrated(op)),
+    }
+}
+
+fn not_calibrated(op: Op) -> crate::Error {
+    crate::Error::InvalidArgument {
+        op: "calibrate",
+        message: format!("{op} is not measured on its own curve"),
     }
 }
 
@@ -211,13 +205,13 @@ pub(crate) fn measure(
 
     let kernels = kernels()?;
     let mut ops = BTreeMap::new();
-    for &name in CALIBRATED_OPS {
-        progress(name);
+    for op in Op::calibrated() {
+        progress(op.name());
         let mut curves = OpCurves::default();
         for (side, c) in [(&cpu, &mut curves.cpu), (&gpu, &mut curves.gpu)] {
-            *c = measure_curve(side, name, &kernels)?;
+            *c = measure_curve(side, op, &kernels)?;
         }
-        ops.insert(name.to_string(), curves);
+        ops.insert(op.name().to_string(), curves);
     }
     let created_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -254,25 +248,25 @@ pub(crate) fn measure_split_factor(
     let split = ctx.with_policy(Policy::Split);
     let kernels = kernels()?;
     let inp = inputs(&split, n)?;
-    let t = median_s(|| run_op(&split, "map", &inp, &kernels))?;
+    let t = median_s(|| run_op(&split, Op::Map, &inp, &kernels))?;
     if split.last_run().map(|r| r.side) != Some(crate::Side::Split) {
         return Ok(1.0);
     }
-    let mut w = Work::new("map", "f32", n);
+    let mut w = Work::new(Op::Map, "f32", n);
     w.input(None, &inp.x);
     w.input(None, &inp.y);
-    let w = w.output::<f32>(n).splittable();
-    let Some((cpu, _, gpu_moved)) = predict(p, &w) else {
+    let w = w.output::<f32>(n);
+    let Some(m) = predict(p, &w) else {
         return Ok(1.0);
     };
-    Ok((t / split_seconds(cpu, gpu_moved)).clamp(0.5, 1e3))
+    Ok((t / split_seconds(m.cpu, m.gpu_moved)).clamp(0.5, 1e3))
 }
 
 /// One op's curve on `side` (whose policy is Cpu or Gpu).
-fn measure_curve(side: &Context, name: &str, kernels: &Kernels) -> Result<Curve> {
+fn measure_curve(side: &Context, op: Op, kernels: &Kernels) -> Result<Curve> {
     let on_gpu = side.policy() == Policy::Gpu;
     let mut points = Vec::new();
-    if name == "matmul" {
+    if op == Op::Matmul {
         for d in MATMUL_SIDES {
             let a = side.from_vec((0..d * d).map(|i| (i % 13) as f32).collect())?;
             let b = side.from_vec((0..d * d).map(|i| (i % 7) as f32).collect())?;
@@ -299,7 +293,7 @@ fn measure_curve(side: &Context, name: &str, kernels: &Kernels) -> Result<Curve>
                 side.prefetch(b)?;
             }
         }
-        let t = median_s(|| run_op(side, name, &inp, kernels))?;
+        let t = median_s(|| run_op(side, op, &inp, kernels))?;
         points.push([n as f64, t.max(1e-9)]);
         if t > SLOW_RUN.as_secs_f64() {
             break;
