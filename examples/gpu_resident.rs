@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use tandem::{map_kernel, Buffer, Compare, Context, Policy, ReduceOp, Result};
 
+/// One timed case: its name and the call.
+type Case<'a> = (&'static str, Box<dyn FnMut() -> Result<()> + 'a>);
+
 /// Runs `f` until `min` has passed (at least 5 runs, at most 200), after two
 /// warm-up calls; returns the median.
 fn median(min: Duration, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
@@ -72,7 +75,7 @@ fn main() -> Result<()> {
         let side = (n as f64).sqrt() as usize;
         let mut dst = resident(&ctx, &xs)?;
         let mut fill = resident(&ctx, &xs)?;
-        let cases: Vec<(&str, Box<dyn FnMut() -> Result<()> + '_>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("sum", Box::new(|| ctx.sum(&x).map(drop))),
             ("dot", Box::new(|| ctx.dot(&x, &y).map(drop))),
             ("min", Box::new(|| ctx.min(&x).map(drop))),

@@ -85,7 +85,7 @@ pub(crate) fn call(
 /// kernel has one for every type the adapter runs).
 pub(crate) fn call_for(
     ctx: &Context,
-    op: &'static str,
+    op: Op,
     scalars: &[ScalarType],
     len: usize,
     kernel_id: u64,
