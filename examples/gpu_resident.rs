@@ -2,7 +2,7 @@
 //! the launch path itself, which issue 13 must not raise by more than 5%.
 //!
 //! ```text
-//! cargo run --release --example gpu_resident -- [log2 sizes, default 14] [min ms per point, default 20]
+//! cargo run --release --example gpu_resident -- [log2 sizes, default 14] [min ms per point, default 20] [ops, default all]
 //! ```
 //!
 //! Prints one line per (op, n): the median wall time of a call, in microseconds,
@@ -152,7 +152,11 @@ fn main() -> Result<()> {
             ),
             ("slice", Box::new(|| ctx.slice(&x, 1..n).map(drop))),
         ];
+        let only: Vec<&str> = args.get(2).map_or(vec![], |s| s.split(',').collect());
         for (name, mut f) in cases {
+            if !only.is_empty() && !only.contains(&name) {
+                continue;
+            }
             let t = median(min, &mut f)?;
             println!("{name} {n} {:.1}", t.as_secs_f64() * 1e6);
         }

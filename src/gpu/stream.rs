@@ -205,7 +205,11 @@ impl<'g> Stream<'g> {
                 _ => None,
             })
             .collect();
-        let (uniforms, stride) = gpu.create_uniforms(self.op, &blocks)?;
+        // A stream of copies alone binds nothing: no uniform buffer to make.
+        let uniforms = match blocks.is_empty() {
+            true => None,
+            false => Some(gpu.create_uniforms(self.op, &blocks)?),
+        };
         gpu.scoped(self.op, || {
             let mut enc = gpu.encoder(self.op);
             let mut block = 0u64;
@@ -223,9 +227,16 @@ impl<'g> Stream<'g> {
                         for b in bindings {
                             resources.push(match b {
                                 Bind::Uniform(u) => {
+                                    // Some: `blocks` holds every Uniform binding.
+                                    let Some((uniforms, stride)) = &uniforms else {
+                                        return Err(Error::Gpu {
+                                            op: self.op,
+                                            message: "internal error: a uniform binding with no uniform block".into(),
+                                        });
+                                    };
                                     let at = block * stride;
                                     block += 1;
-                                    (&uniforms, at, (u.len() as u64).max(16).next_multiple_of(16))
+                                    (uniforms, at, (u.len() as u64).max(16).next_multiple_of(16))
                                 }
                                 Bind::Storage(buf, off, size) => (buf, *off, *size),
                                 Bind::Unused => (gpu.dummy(), 0, gpu.dummy().size()),
