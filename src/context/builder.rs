@@ -60,7 +60,7 @@ impl ContextBuilder {
         self
     }
 
-    /// How long to wait for one GPU submission before [`Error::Timeout`] (default 60 s).
+    /// How long to wait for one GPU submission before [`crate::Error::Timeout`] (default 60 s).
     ///
     /// Not honoured on wgpu's GL backend with llvmpipe: there the work runs
     /// inside `Queue::submit` (wgpu-hal replays the commands into GL, and
@@ -134,8 +134,8 @@ impl ContextBuilder {
     /// now, and with Auto or Split it loads this machine's profile.
     ///
     /// # Errors
-    /// [`Error::NoAdapter`] under `Policy::Gpu` when no adapter can be opened;
-    /// [`Error::InvalidArgument`] when `TANDEM_BACKEND` holds something else than auto, cpu, gpu or split.
+    /// [`crate::Error::NoAdapter`] under `Policy::Gpu` when no adapter can be opened;
+    /// [`crate::Error::InvalidArgument`] when `TANDEM_BACKEND` holds something else than auto, cpu, gpu or split.
     pub fn build(self) -> Result<Context> {
         let policy = match self.policy {
             Some(p) => p,
