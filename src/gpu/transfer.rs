@@ -60,6 +60,23 @@ fn give(list: &Mutex<Vec<wgpu::Buffer>>, buf: wgpu::Buffer) {
     }
 }
 
+/// Copies the first `dst.len()` bytes of the mapped range `..padded` of
+/// `stage` into `dst`, then unmaps it.
+fn copy_mapped(op: &'static str, stage: &wgpu::Buffer, padded: u64, dst: &mut [u8]) -> Result<()> {
+    {
+        let view = stage
+            .slice(..padded)
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu {
+                op,
+                message: format!("staging buffer not mapped: {e}"),
+            })?;
+        dst.copy_from_slice(&view[..dst.len()]);
+    }
+    stage.unmap();
+    Ok(())
+}
+
 fn staging_size(bytes: u64) -> u64 {
     bytes.next_power_of_two().clamp(STAGING_MIN, STAGING_CHUNK)
 }
@@ -123,18 +140,7 @@ impl GpuBackend {
         let index = self.scoped(op, || Ok(self.queue.submit([encoder.finish()])))?;
         let mut out = vec![T::default(); len];
         self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded, Some(index))?;
-        {
-            let view = stage
-                .slice(..padded)
-                .get_mapped_range()
-                .map_err(|e| Error::Gpu {
-                    op,
-                    message: format!("staging buffer not mapped: {e}"),
-                })?;
-            let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
-            dst.copy_from_slice(&view[..total as usize]);
-        }
-        stage.unmap();
+        copy_mapped(op, &stage, padded, bytemuck::cast_slice_mut(&mut out))?;
         give(&self.staging.read, stage);
         Ok(out)
     }
@@ -261,17 +267,12 @@ impl GpuBackend {
             enc.copy_buffer_to_buffer(src, offset + done, &stage, 0, padded);
             self.submit_and_wait(op, enc)?;
             self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded, None)?;
-            {
-                let view = stage
-                    .slice(..padded)
-                    .get_mapped_range()
-                    .map_err(|e| Error::Gpu {
-                        op,
-                        message: format!("staging buffer not mapped: {e}"),
-                    })?;
-                dst[done as usize..(done + len) as usize].copy_from_slice(&view[..len as usize]);
-            }
-            stage.unmap();
+            copy_mapped(
+                op,
+                &stage,
+                padded,
+                &mut dst[done as usize..(done + len) as usize],
+            )?;
             done += len;
         }
         give(&self.staging.read, stage);
