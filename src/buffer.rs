@@ -43,6 +43,27 @@ impl DeviceCopy {
 struct State<T> {
     host: Option<Arc<Vec<T>>>,
     device: Option<DeviceCopy>,
+    /// Set when the deferred op that was to produce the contents failed and
+    /// could not re-run on the CPU: every read returns this error.
+    failed: Option<Error>,
+    /// Set while a failed deferred batch re-runs the op that produces the
+    /// contents on the CPU: reads wait for it.
+    recovering: bool,
+    /// Counts in-place overwrites (`replace_host`, `replace_device`), so that a
+    /// deferred op's re-run never reads contents written after the op.
+    version: u64,
+}
+
+impl<T> State<T> {
+    fn new(host: Option<Arc<Vec<T>>>, device: Option<DeviceCopy>) -> Self {
+        State {
+            host,
+            device,
+            failed: None,
+            recovering: false,
+            version: 0,
+        }
+    }
 }
 
 /// One logical array of `T`, shared by the CPU and GPU sides.
@@ -51,7 +72,9 @@ struct State<T> {
 /// [`crate::Context::zeros`]; read it with [`Buffer::to_vec`].
 pub struct Buffer<T: Element> {
     len: usize,
-    state: Mutex<State<T>>,
+    /// Shared with the entries of deferred ops that read or write it (see
+    /// `crate::gpu::deferred`), which keep it alive until their batch completes.
+    state: Arc<Mutex<State<T>>>,
 }
 
 impl<T: Element> fmt::Debug for Buffer<T> {
@@ -68,10 +91,7 @@ impl<T: Element> Buffer<T> {
     pub(crate) fn from_host(v: Vec<T>) -> Self {
         Buffer {
             len: v.len(),
-            state: Mutex::new(State {
-                host: Some(Arc::new(v)),
-                device: None,
-            }),
+            state: Arc::new(Mutex::new(State::new(Some(Arc::new(v)), None))),
         }
     }
 
@@ -83,10 +103,7 @@ impl<T: Element> Buffer<T> {
     pub(crate) fn from_device(len: usize, copy: DeviceCopy) -> Self {
         Buffer {
             len,
-            state: Mutex::new(State {
-                host: None,
-                device: Some(copy),
-            }),
+            state: Arc::new(Mutex::new(State::new(None, Some(copy)))),
         }
     }
 
@@ -94,6 +111,19 @@ impl<T: Element> Buffer<T> {
         // A panic while holding this lock cannot leave the state half-written
         // (every update is a single assignment), so a poisoned lock is still sound.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state once no CPU re-run of a failed batch is filling it in (a
+    /// re-run is CPU work that always ends, in fill or fail).
+    fn settled(&self) -> MutexGuard<'_, State<T>> {
+        loop {
+            let s = self.lock();
+            if !s.recovering {
+                return s;
+            }
+            drop(s);
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
     }
 
     /// Number of elements.
@@ -140,9 +170,12 @@ impl<T: Element> Buffer<T> {
     /// The host copy, reading it back from the device first if needed.
     pub(crate) fn host(&self) -> Result<Arc<Vec<T>>> {
         let device = {
-            let s = self.lock();
+            let s = self.settled();
             if let Some(h) = &s.host {
                 return Ok(h.clone());
+            }
+            if let Some(e) = &s.failed {
+                return Err(e.clone());
             }
             s.device.clone()
         };
@@ -150,12 +183,36 @@ impl<T: Element> Buffer<T> {
             // Only an empty buffer can have neither copy.
             return Ok(Arc::new(Vec::new()));
         };
-        let v = Arc::new(copy.gpu.read::<T>("readback", &copy.buffer, 0, self.len)?);
-        let mut s = self.lock();
-        if s.host.is_none() {
-            s.host = Some(v.clone());
+        let read = copy.gpu.read::<T>("readback", &copy.buffer, 0, self.len);
+        let v = match read {
+            Ok(v) => Arc::new(v),
+            Err(e) => {
+                // A failed deferred batch re-runs on the CPU before the error
+                // returns: the contents may be on the host now.
+                let s = self.settled();
+                return match (&s.host, &s.failed) {
+                    (Some(h), _) => Ok(h.clone()),
+                    (None, Some(f)) => Err(f.clone()),
+                    (None, None) => Err(e),
+                };
+            }
+        };
+        // The batch that was to write the device copy may have failed while
+        // the read was under way (it is marked before any later submission):
+        // then what was read is not the contents.
+        let mut s = self.settled();
+        match (&s.host, &s.failed) {
+            (Some(h), _) => Ok(h.clone()),
+            (None, Some(f)) => Err(f.clone()),
+            (None, None) if s.device.is_none() => Err(Error::Gpu {
+                op: "readback",
+                message: "the device copy was dropped while it was read back".into(),
+            }),
+            (None, None) => {
+                s.host = Some(v.clone());
+                Ok(v)
+            }
         }
-        Ok(v)
     }
 
     /// Whether a valid copy lives on the host, and on `gpu`; one lock.
@@ -203,7 +260,10 @@ impl<T: Element> Buffer<T> {
     /// The device copy on `gpu`, uploading the host copy if needed.
     pub(crate) fn device(&self, gpu: &Arc<GpuBackend>, op: &'static str) -> Result<wgpu::Buffer> {
         let host = {
-            let s = self.lock();
+            let s = self.settled();
+            if let Some(e) = &s.failed {
+                return Err(e.clone());
+            }
             if let Some(d) = &s.device {
                 if d.gpu.id == gpu.id {
                     return Ok(d.buffer.clone());
@@ -229,21 +289,53 @@ impl<T: Element> Buffer<T> {
     /// Replaces the contents with a host vector of the same length.
     pub(crate) fn replace_host(&mut self, v: Vec<T>) {
         debug_assert_eq!(v.len(), self.len);
-        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        pool_host(s.host.replace(Arc::new(v)));
-        s.device = None;
+        let old = {
+            let mut s = self.lock();
+            s.device = None;
+            s.failed = None;
+            s.version += 1;
+            s.host.replace(Arc::new(v))
+        };
+        pool_host(old);
     }
 
     /// Replaces the contents with a device copy; the host copy becomes stale and is dropped.
     pub(crate) fn replace_device(&mut self, copy: DeviceCopy) {
-        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        pool_host(s.host.take());
-        s.device = Some(copy);
+        let old = {
+            let mut s = self.lock();
+            s.device = Some(copy);
+            s.failed = None;
+            s.version += 1;
+            s.host.take()
+        };
+        pool_host(old);
+    }
+
+    /// Another handle to this buffer's contents, for a deferred op's CPU
+    /// re-run: it reads what this buffer holds when the re-run happens.
+    pub(crate) fn share(&self) -> Shared<T> {
+        let version = self.lock().version;
+        Shared(
+            Buffer {
+                len: self.len,
+                state: self.state.clone(),
+            },
+            version,
+        )
+    }
+
+    /// Where a deferred op that produces this buffer fills in or fails the
+    /// contents later; does not keep the buffer alive.
+    pub(crate) fn slot(&self) -> BufferSlot<T> {
+        BufferSlot(Arc::downgrade(&self.state))
     }
 
     /// Checks that the device copy, if any, is not on a lost GPU with no host copy.
     pub(crate) fn check_recoverable(&self) -> Result<()> {
-        let s = self.lock();
+        let s = self.settled();
+        if let (None, Some(e)) = (&s.host, &s.failed) {
+            return Err(e.clone());
+        }
         if s.host.is_none() {
             if let Some(d) = &s.device {
                 d.gpu.check_alive()?;
@@ -264,8 +356,88 @@ fn pool_host<T: Element>(host: Option<Arc<Vec<T>>>) {
 
 impl<T: Element> Drop for Buffer<T> {
     fn drop(&mut self) {
-        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        pool_host(s.host.take());
+        // The last handle gives the host copy to the pool; a deferred op's
+        // re-run may still hold another.
+        if let Some(m) = Arc::get_mut(&mut self.state) {
+            let s = m.get_mut().unwrap_or_else(|p| p.into_inner());
+            pool_host(s.host.take());
+        }
+    }
+}
+
+/// A second handle to a buffer's contents as they were when it was made (see
+/// [`Buffer::share`]); cloning it shares them too.
+pub(crate) struct Shared<T: Element>(Buffer<T>, u64);
+
+impl<T: Element> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(
+            Buffer {
+                len: self.0.len,
+                state: self.0.state.clone(),
+            },
+            self.1,
+        )
+    }
+}
+
+impl<T: Element> Shared<T> {
+    /// The host copy (read back if needed), as [`Buffer::host`]; an error if
+    /// the buffer was overwritten in place since the handle was made.
+    pub fn host(&self) -> Result<Arc<Vec<T>>> {
+        let h = self.0.host()?;
+        if self.0.lock().version != self.1 {
+            return Err(Error::InvalidArgument {
+                op: "deferred re-run",
+                message:
+                    "an input of a deferred op that failed on the GPU was overwritten in place \
+                          (fill, scatter or a WGSL kernel's output) before the op could re-run on \
+                          the CPU; call Context::synchronize before overwriting buffers that \
+                          pending ops read"
+                        .into(),
+            });
+        }
+        Ok(h)
+    }
+}
+
+/// A deferred op's output, seen from its batch (see [`Buffer::slot`]).
+pub(crate) struct BufferSlot<T>(std::sync::Weak<Mutex<State<T>>>);
+
+impl<T: Element> BufferSlot<T> {
+    /// Gives the buffer the contents of `fresh` (the op re-run on the CPU).
+    pub fn fill(&self, fresh: Buffer<T>) -> Result<()> {
+        let host = fresh.host()?;
+        if let Some(state) = self.0.upgrade() {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.host = Some(host);
+            s.device = None;
+            s.failed = None;
+            s.recovering = false;
+        }
+        Ok(())
+    }
+
+    /// Marks the contents as being re-run on the CPU: the device copy holds
+    /// nothing, and reads wait for [`BufferSlot::fill`] or [`BufferSlot::fail`].
+    pub fn hold(&self) {
+        if let Some(state) = self.0.upgrade() {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.device = None;
+            s.recovering = s.host.is_none();
+        }
+    }
+
+    /// Marks the contents lost with `e`: the device copy holds nothing.
+    pub fn fail(&self, e: &Error) {
+        if let Some(state) = self.0.upgrade() {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.device = None;
+            s.recovering = false;
+            if s.host.is_none() {
+                s.failed = Some(e.clone());
+            }
+        }
     }
 }
 

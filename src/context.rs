@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuInfo, GpuOptions};
 
 mod builder;
+mod sync;
 pub use builder::ContextBuilder;
 use builder::ProfileSource;
+pub use sync::StreamStats;
 
 /// Which side runs ops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -77,6 +79,16 @@ struct Shared {
     rebuild_after: Duration,
     /// The last time a rebuild was tried.
     last_rebuild: Mutex<Option<Instant>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Deferred batches hold their buffers (and those the device): finish
+        // them, so that nothing recorded outlives the last context.
+        if let Some(g) = self.current() {
+            let _ = g.synchronize("context drop");
+        }
+    }
 }
 
 impl Shared {

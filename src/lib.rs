@@ -40,9 +40,10 @@ pub mod host_pool;
 pub mod kernel;
 pub mod ops;
 pub mod testing;
+pub mod workloads;
 
 pub use buffer::{Buffer, Residency};
-pub use context::{Context, ContextBuilder, Policy, SimulatedFault};
+pub use context::{Context, ContextBuilder, Policy, SimulatedFault, StreamStats};
 pub use dispatch::profile::Profile;
 pub use dispatch::{Op, Reason, RunRecord, Side};
 pub use element::{Element, ScalarType};

@@ -124,7 +124,7 @@ pub fn check_map<T: Element, const N: usize, const P: usize, F>(
     tol: Tolerance,
 ) -> Result<ParityReport, Mismatch>
 where
-    F: Fn([T; N], [T; P]) -> T + Sync + Send,
+    F: Fn([T; N], [T; P]) -> T + Sync + Send + 'static,
 {
     check_map_with(ctx, kernel, params, tol, AWKWARD_SIZES, default_input::<T>)
 }
@@ -142,7 +142,7 @@ pub fn check_map_with<T: Element, const N: usize, const P: usize, F>(
     data: impl Fn(usize, usize) -> T,
 ) -> Result<ParityReport, Mismatch>
 where
-    F: Fn([T; N], [T; P]) -> T + Sync + Send,
+    F: Fn([T; N], [T; P]) -> T + Sync + Send + 'static,
 {
     let sides = runnable_sides::<T>(ctx);
     let mut max_error = 0.0f64;

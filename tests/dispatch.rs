@@ -484,8 +484,9 @@ fn a_timeout_reruns_on_the_cpu_under_auto_and_is_typed_under_gpu() {
     let auto = gpu_first_auto();
     let xs: Vec<f32> = (0..50_000).map(|i| (i % 17) as f32).collect();
     let x = auto.upload(&xs).unwrap();
+    // An op that returns a value waits for its own submission: it re-runs at once.
     auto.simulate_gpu_fault(SimulatedFault::Timeout, 1);
-    let y = auto.scale(&x, 2.0).unwrap();
+    assert_eq!(auto.sum(&x).unwrap(), xs.iter().sum::<f32>());
     let r = auto.last_run().unwrap();
     assert_eq!(r.side, Side::Cpu);
     assert!(
@@ -494,6 +495,11 @@ fn a_timeout_reruns_on_the_cpu_under_auto_and_is_typed_under_gpu() {
             .is_some_and(|f| f.contains("did not finish")),
         "{r:?}"
     );
+    // A deferred op: the timeout surfaces when its batch is submitted (here by
+    // the read), and the batch re-runs on the CPU.
+    auto.simulate_gpu_fault(SimulatedFault::Timeout, 1);
+    let y = auto.scale(&x, 2.0).unwrap();
+    assert!(auto.last_run().unwrap().deferred);
     assert_eq!(y.to_vec().unwrap()[16], 32.0);
     let gpu = auto.with_policy(Policy::Gpu);
     gpu.simulate_gpu_fault(SimulatedFault::Timeout, 1);

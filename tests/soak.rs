@@ -54,7 +54,7 @@ fn one_op<F>(
     kernel: &MapKernel<f32, 2, 1, F>,
 ) -> tandem::Result<Result<(), String>>
 where
-    F: Fn([f32; 2], [f32; 1]) -> f32 + Sync + Send,
+    F: Fn([f32; 2], [f32; 1]) -> f32 + Sync + Send + 'static,
 {
     let n = match rng.random_range(0..4) {
         0 => rng.random_range(0..64),

@@ -49,6 +49,20 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// The simulated fault for a deferred GPU attempt, if a timeout is
+    /// pending: it joins the batch and surfaces when the batch is submitted.
+    /// A simulated out-of-memory stays with the attempt (allocation happens
+    /// while recording).
+    pub fn take_deferrable(&self, op: &'static str, g: &GpuBackend) -> Option<Error> {
+        let pending = *self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        match pending {
+            Some((SimulatedFault::Timeout, _)) => self.take(op, g),
+            _ => None,
+        }
+    }
+}
+
 /// Runs `gpu` after any simulated fault, with a lost device's error for
 /// whatever failed on it; on an out-of-memory error frees tandem's cached
 /// device memory and tries once more.

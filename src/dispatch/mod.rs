@@ -19,6 +19,7 @@
 
 mod cost;
 mod decide;
+mod defer;
 mod fallback;
 mod learn;
 mod op;
@@ -30,6 +31,8 @@ mod state;
 mod work;
 
 pub(crate) use cost::{predict, split_seconds};
+pub(crate) use defer::Deferrable;
+use defer::MakeEntry;
 pub use fallback::SimulatedFault;
 pub use op::Op;
 pub use reason::Reason;
@@ -43,6 +46,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
+use crate::gpu::deferred::Deferring;
 use crate::gpu::GpuBackend;
 use crate::Policy;
 use decide::{decide, Decision};
@@ -88,7 +92,61 @@ pub(crate) fn run<R>(
         "{} passes a split: run_split",
         work.op
     );
-    run_with(caller, work, cpu, gpu, None::<NoSplit<R>>)
+    run_with(caller, work, cpu, gpu, None::<NoSplit<R>>, None)
+}
+
+/// As [`run`], for an op whose GPU part may be deferred: it records into the
+/// device's open batch and returns at once (see `crate::gpu::deferred`).
+/// `cpu` owns what it reads (shared handles, `Buffer::share`), so that the
+/// batch can re-run the call on the CPU if it fails after the call returned.
+pub(crate) fn run_deferred<R: Deferrable>(
+    caller: &impl Caller,
+    work: Work,
+    cpu: impl FnOnce() -> Result<R> + Clone + Send + 'static,
+    gpu: impl FnMut(&Arc<GpuBackend>) -> Result<R>,
+) -> Result<R> {
+    debug_assert!(!work.op.splittable(), "{} passes a split", work.op);
+    let make = defer::entry_maker(cpu.clone());
+    run_with(caller, work, cpu, gpu, None::<NoSplit<R>>, Some(make))
+}
+
+/// As [`run`], deferring the GPU part when `entry` is given (see
+/// [`failing_entry`] for an op that cannot re-run on the CPU later).
+pub(crate) fn run_with_entry<R>(
+    caller: &impl Caller,
+    work: Work,
+    cpu: impl FnOnce() -> Result<R>,
+    gpu: impl FnMut(&Arc<GpuBackend>) -> Result<R>,
+    entry: Option<MakeEntry<'_, R>>,
+) -> Result<R> {
+    run_with(caller, work, cpu, gpu, None::<NoSplit<R>>, entry)
+}
+
+/// The batch entry of a deferred op with no CPU re-run: on failure, `fails`
+/// mark its outputs failed.
+pub(crate) fn failing_entry<'a, R>(fails: Vec<crate::gpu::deferred::Fail>) -> MakeEntry<'a, R> {
+    Box::new(move |_: &R, _| {
+        // With no re-run there is nothing to hold for: only a failure marks.
+        let mark = move |e: Option<&crate::Error>| {
+            if let Some(e) = e {
+                fails.iter().for_each(|f| f(e));
+            }
+        };
+        (None, Box::new(mark) as crate::gpu::deferred::Mark)
+    })
+}
+
+/// [`run_split`] for an op whose GPU part may be deferred (see [`run_deferred`]).
+pub(crate) fn run_split_deferred<R: Deferrable>(
+    caller: &impl Caller,
+    work: Work,
+    cpu: impl FnOnce() -> Result<R> + Clone + Send + 'static,
+    gpu: impl FnMut(&Arc<GpuBackend>) -> Result<R>,
+    split: impl FnOnce(&Arc<GpuBackend>, usize) -> Result<R>,
+) -> Result<R> {
+    debug_assert!(work.op.splittable(), "{} cannot split", work.op);
+    let make = defer::entry_maker(cpu.clone());
+    run_with(caller, work, cpu, gpu, Some(split), Some(make))
 }
 
 /// As [`run`], for an op Split can divide ([`Op::splittable`]): `split(gpu,
@@ -102,7 +160,7 @@ pub(crate) fn run_split<R>(
     split: impl FnOnce(&Arc<GpuBackend>, usize) -> Result<R>,
 ) -> Result<R> {
     debug_assert!(work.op.splittable(), "{} cannot split: run", work.op);
-    run_with(caller, work, cpu, gpu, Some(split))
+    run_with(caller, work, cpu, gpu, Some(split), None)
 }
 
 fn run_with<R>(
@@ -111,6 +169,7 @@ fn run_with<R>(
     cpu: impl FnOnce() -> Result<R>,
     gpu: impl FnMut(&Arc<GpuBackend>) -> Result<R>,
     split: Option<impl FnOnce(&Arc<GpuBackend>, usize) -> Result<R>>,
+    make_entry: Option<MakeEntry<'_, R>>,
 ) -> Result<R> {
     let start = Instant::now();
     let (policy, state) = (caller.policy(), caller.dispatcher());
@@ -156,7 +215,19 @@ fn run_with<R>(
         }
     }
     let one_offs = backend.as_ref().map_or(0, |g| g.one_off_setups());
-    let ran = execute(state, policy, &work, &d, backend.as_ref(), cpu, gpu, split);
+    // A kernel Auto is still learning runs synchronously: its wall time is
+    // what it learns from (a deferred call's says nothing about its kernel).
+    let settled = known.of(d.side).runs >= learn::SETTLED && d.reason != Reason::Exploring;
+    let make_entry = make_entry.filter(|_| !learning || settled);
+    let ran = execute(
+        state,
+        policy,
+        &work,
+        &d,
+        backend.as_ref(),
+        (cpu, gpu, split),
+        make_entry,
+    );
     let mut r = RunRecord::new(&work, policy, ran.side, d.reason);
     let secs = |s: Option<f64>| s.map(Duration::from_secs_f64);
     r.predicted_cpu = secs(d.predicted_cpu);
@@ -164,11 +235,12 @@ fn run_with<R>(
     r.predicted_split = secs(d.predicted_split);
     r.gpu_share = ran.gpu_share;
     r.fallback = ran.fallback;
+    r.deferred = ran.deferred;
     // Learn only from a clean run: no fallback, and no shader compile or
     // staging buffer made (a one-off cost that says nothing about the next run).
     let clean =
         r.fallback.is_none() && backend.as_ref().map_or(0, |g| g.one_off_setups()) == one_offs;
-    if learning && clean && ran.result.is_ok() {
+    if learning && clean && !ran.deferred && ran.result.is_ok() {
         learn_from(
             state,
             &work,
@@ -191,21 +263,26 @@ struct Ran<R> {
     gpu_share: Option<f64>,
     /// The GPU's error, where the CPU re-ran the call after it.
     fallback: Option<String>,
+    /// The GPU part joined the open batch instead of running before the call returned.
+    deferred: bool,
 }
 
 /// Runs `d` on its side; under Auto or Split a GPU device failure re-runs the
-/// call on the CPU.
-#[allow(clippy::too_many_arguments)]
-fn execute<R>(
+/// call on the CPU. With `make_entry`, a GPU run is deferred.
+fn execute<R, C, G, S>(
     state: &Dispatcher,
     policy: Policy,
     work: &Work,
     d: &Decision,
     backend: Option<&Arc<GpuBackend>>,
-    cpu: impl FnOnce() -> Result<R>,
-    gpu: impl FnMut(&Arc<GpuBackend>) -> Result<R>,
-    split: Option<impl FnOnce(&Arc<GpuBackend>, usize) -> Result<R>>,
-) -> Ran<R> {
+    (cpu, gpu, split): (C, G, Option<S>),
+    make_entry: Option<MakeEntry<'_, R>>,
+) -> Ran<R>
+where
+    C: FnOnce() -> Result<R>,
+    G: FnMut(&Arc<GpuBackend>) -> Result<R>,
+    S: FnOnce(&Arc<GpuBackend>, usize) -> Result<R>,
+{
     let op = work.op.name();
     let (g, mut gpu_share) = match (d.side, backend) {
         (Side::Cpu, _) | (_, None) => (None, None),
@@ -217,8 +294,10 @@ fn execute<R>(
             side: Side::Cpu,
             gpu_share: None,
             fallback: None,
+            deferred: false,
         };
     };
+    let mut deferred = false;
     let r = match (d.side, split) {
         (Side::Split, Some(split)) => {
             let cut = split::cut_at(work.len, d.gpu_share);
@@ -228,7 +307,39 @@ fn execute<R>(
                 None => g.in_gate(|| split(g, cut)).map_err(|e| g.lost_or(e)),
             }
         }
-        _ => fallback::attempt_gpu(&state.faults, g, op, gpu),
+        _ => {
+            let scope = Deferring::begin(g, make_entry.is_some());
+            // A simulated timeout of a deferred call surfaces where a real one
+            // would: at the sync point that waits for its batch.
+            let fault = make_entry
+                .as_ref()
+                .and_then(|_| state.faults.take_deferrable(op, g));
+            let mut gpu = gpu;
+            let r = fallback::attempt_gpu(&state.faults, g, op, |g| {
+                let r = gpu(g);
+                if r.is_err() {
+                    scope.take(); // never submitted: it did not run
+                }
+                r
+            });
+            let commands = scope.take();
+            match (r, make_entry) {
+                (Ok(out), Some(make)) if scope.is_outer() && !commands.is_empty() => {
+                    let replay = matches!(policy, Policy::Auto | Policy::Split);
+                    let e = defer::entry(op, make(&out, replay), fault, scope.epoch());
+                    g.commit(commands, e);
+                    deferred = true;
+                    Ok(out)
+                }
+                // It ran before returning (it read a result on the way): the
+                // simulated fault applies to it now.
+                (Ok(out), _) => match fault {
+                    Some(e) => Err(e),
+                    None => Ok(out),
+                },
+                (Err(e), _) => Err(e),
+            }
+        }
     };
     match r {
         Err(e) if matches!(policy, Policy::Auto | Policy::Split) && e.is_device_failure() => {
@@ -238,6 +349,7 @@ fn execute<R>(
                 side: Side::Cpu,
                 gpu_share: None,
                 fallback: Some(e.to_string()),
+                deferred: false,
             }
         }
         result => Ran {
@@ -245,6 +357,7 @@ fn execute<R>(
             side: d.side,
             gpu_share,
             fallback: None,
+            deferred,
         },
     }
 }

@@ -37,8 +37,12 @@ pub struct RunRecord {
     /// Set when the call failed: the error it returned (then `side` is the side
     /// that failed, or the GPU for a call refused before running).
     pub error: Option<String>,
-    /// Wall time of the op, decision and any fallback included.
+    /// Wall time of the op, decision and any fallback included (for a
+    /// deferred call: the time to record it, not to run it).
     pub elapsed: Duration,
+    /// True when the GPU part joined the device's open batch and ran after the
+    /// call returned (see `Context::synchronize`).
+    pub deferred: bool,
 }
 
 impl RunRecord {
@@ -58,6 +62,7 @@ impl RunRecord {
             fallback: None,
             error: None,
             elapsed: Duration::ZERO,
+            deferred: false,
         }
     }
 }

@@ -147,7 +147,7 @@ impl World {
         params: [T; P],
     ) -> Result<DistBuffer<T>>
     where
-        F: Fn([T; N], [T; P]) -> T + Sync + Send,
+        F: Fn([T; N], [T; P]) -> T + Sync + Send + 'static,
     {
         let first = self.check_inputs("map", &inputs)?;
         self.call("map", first.len(), |_| {

@@ -7,6 +7,7 @@
 //! noticed through its callback and reported as [`Error::DeviceLost`].
 
 mod adapters;
+pub(crate) mod deferred;
 pub use adapters::{list_adapters, AdapterSummary};
 use adapters::{new_instance, sort_adapters};
 mod gate;
@@ -113,6 +114,8 @@ pub(crate) struct GpuBackend {
     one_offs: std::sync::atomic::AtomicU64,
     /// One caller at a time on GL (see `gate`).
     gate: gate::GlGate,
+    /// The open batch of deferred ops and the batches in flight.
+    pub(crate) deferred: deferred::Queue,
 }
 
 impl GpuBackend {
@@ -248,6 +251,7 @@ impl GpuBackend {
             scratch,
             one_offs: std::sync::atomic::AtomicU64::new(0),
             gate: gate::GlGate::new(ainfo.backend),
+            deferred: deferred::Queue::default(),
         }))
     }
 
@@ -395,14 +399,28 @@ impl GpuBackend {
         r
     }
 
-    /// Submits and waits, with the timeout.
-    pub fn submit_and_wait(&self, op: &'static str, encoder: wgpu::CommandEncoder) -> Result<()> {
-        let index = self.scoped(op, || Ok(self.queue.submit([encoder.finish()])))?;
+    /// Submits `commands` after the open batch and waits, with the timeout.
+    pub(crate) fn submit_and_wait(
+        &self,
+        op: &'static str,
+        commands: Vec<stream::Command>,
+    ) -> Result<()> {
+        let index = self.submit_batch(op, commands)?;
         self.wait(op, Some(index))
     }
 
-    /// Waits for a submission (or all work) to finish.
+    /// Waits for a submission (or all work) to finish; on failure every batch
+    /// in flight is recovered (see [`deferred`]).
     pub fn wait(&self, op: &'static str, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        let r = self.wait_inner(op, index);
+        match &r {
+            Ok(()) => self.waited(),
+            Err(e) => self.wait_failed(e),
+        }
+        r
+    }
+
+    fn wait_inner(&self, op: &'static str, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
         let r = self.poll_until_done(index, self.timeout);
         self.check_alive()?;
         match r {

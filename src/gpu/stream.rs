@@ -6,9 +6,11 @@
 //! buffer ranges, how many workgroups. Uniform packing, bind groups, grid
 //! folding, error scopes, submission and waiting happen here, once. A stream
 //! owns clones of every buffer it binds, so the recording stays valid after the
-//! op returns: the shape a deferred submission needs. Today [`Stream::submit`]
-//! and [`Stream::read`] submit and wait at once, so every op still completes
-//! before it returns.
+//! op returns. Inside an op the dispatcher defers (see `super::deferred`),
+//! [`Stream::submit`] hands the recording to the device's open batch and
+//! returns at once; elsewhere it submits (after whatever the batch holds) and
+//! waits. [`Stream::read`] always submits the batch, the recording and the
+//! readback copy together and waits once.
 
 use super::shader::WORKGROUP_SIZE;
 use super::GpuBackend;
@@ -66,7 +68,9 @@ impl Bind {
     }
 }
 
-enum Command {
+/// One recorded command; a batch is a list of them in program order.
+#[derive(Clone)]
+pub(crate) enum Command {
     Dispatch {
         pipeline: wgpu::ComputePipeline,
         layout: wgpu::BindGroupLayout,
@@ -80,6 +84,25 @@ enum Command {
         dst_offset: u64,
         bytes: u64,
     },
+}
+
+impl Command {
+    /// A copy of `bytes` bytes from `src` at `src_offset` to `dst` at `dst_offset`.
+    pub fn copy(
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    ) -> Self {
+        Command::Copy {
+            src: src.clone(),
+            src_offset,
+            dst: dst.clone(),
+            dst_offset,
+            bytes,
+        }
+    }
 }
 
 /// Records the GPU work of one op and submits it as one command buffer.
@@ -175,127 +198,34 @@ impl<'g> Stream<'g> {
         dst_offset: u64,
         bytes: u64,
     ) {
-        self.commands.push(Command::Copy {
-            src: src.clone(),
-            src_offset,
-            dst: dst.clone(),
-            dst_offset,
-            bytes,
-        });
+        self.commands
+            .push(Command::copy(src, src_offset, dst, dst_offset, bytes));
     }
 
-    /// Records everything into one encoder (inside error scopes).
-    fn encode(self) -> Result<wgpu::CommandEncoder> {
-        let gpu = self.gpu;
-        if let Some(message) = self.fault {
-            return Err(Error::Gpu {
+    /// Fails with the recording mistake, if one was made.
+    fn checked(self) -> Result<Vec<Command>> {
+        match self.fault {
+            Some(message) => Err(Error::Gpu {
                 op: self.op,
                 message,
-            });
+            }),
+            None => Ok(self.commands),
         }
-        let blocks: Vec<&[u8]> = self
-            .commands
-            .iter()
-            .flat_map(|c| match c {
-                Command::Dispatch { bindings, .. } => bindings.as_slice(),
-                Command::Copy { .. } => &[],
-            })
-            .filter_map(|b| match b {
-                Bind::Uniform(u) => Some(u.as_slice()),
-                _ => None,
-            })
-            .collect();
-        // A stream of copies alone binds nothing: no uniform buffer to make.
-        let uniforms = match blocks.is_empty() {
-            true => None,
-            false => Some(gpu.create_uniforms(self.op, &blocks)?),
-        };
-        gpu.scoped(self.op, || {
-            let mut enc = gpu.encoder(self.op);
-            let mut block = 0u64;
-            for c in &self.commands {
-                match c {
-                    Command::Dispatch {
-                        pipeline,
-                        layout,
-                        bindings,
-                        groups,
-                    } => {
-                        let mut unused_writable = 0;
-                        let mut resources: Vec<(&wgpu::Buffer, u64, u64)> =
-                            Vec::with_capacity(bindings.len());
-                        for b in bindings {
-                            resources.push(match b {
-                                Bind::Uniform(u) => {
-                                    // Some: `blocks` holds every Uniform binding.
-                                    let Some((uniforms, stride)) = &uniforms else {
-                                        return Err(Error::Gpu {
-                                            op: self.op,
-                                            message: "internal error: a uniform binding with no uniform block".into(),
-                                        });
-                                    };
-                                    let at = block * stride;
-                                    block += 1;
-                                    (uniforms, at, (u.len() as u64).max(16).next_multiple_of(16))
-                                }
-                                Bind::Storage(buf, off, size) => (buf, *off, *size),
-                                Bind::Unused => (gpu.dummy(), 0, gpu.dummy().size()),
-                                Bind::UnusedWritable => {
-                                    unused_writable += 1;
-                                    let Some(s) = gpu.scratch(unused_writable - 1) else {
-                                        return Err(Error::Gpu {
-                                            op: self.op,
-                                            message: "internal error: too many unused read-write bindings in one dispatch".into(),
-                                        });
-                                    };
-                                    (s, 0, s.size())
-                                }
-                            });
-                        }
-                        let entries: Vec<wgpu::BindGroupEntry> = resources
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &(buffer, offset, size))| wgpu::BindGroupEntry {
-                                binding: i as u32,
-                                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                    buffer,
-                                    offset,
-                                    size: std::num::NonZeroU64::new(size),
-                                }),
-                            })
-                            .collect();
-                        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                            label: None,
-                            layout,
-                            entries: &entries,
-                        });
-                        let (x, y) = gpu.fold_grid(*groups)?;
-                        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                            label: None,
-                            timestamp_writes: None,
-                        });
-                        pass.set_pipeline(pipeline);
-                        pass.set_bind_group(0, &bind_group, &[]);
-                        pass.dispatch_workgroups(x, y, 1);
-                    }
-                    Command::Copy {
-                        src,
-                        src_offset,
-                        dst,
-                        dst_offset,
-                        bytes,
-                    } => enc.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes),
-                }
-            }
-            Ok(enc)
-        })
     }
 
-    /// Submits the recording and waits for it.
+    /// Ends the recording: inside a deferred op it joins the device's batch
+    /// and nothing waits; otherwise it is submitted (after the open batch) and
+    /// waited for.
     pub fn submit(self) -> Result<()> {
         let (gpu, op) = (self.gpu, self.op);
-        let encoder = self.encode()?;
-        gpu.submit_and_wait(op, encoder)
+        let commands = self.checked()?;
+        match super::deferred::record_deferred(gpu, commands) {
+            None => Ok(()),
+            Some(commands) => {
+                let s = gpu.submit_batch(op, commands)?;
+                gpu.wait(op, Some(s))
+            }
+        }
     }
 
     /// Submits the recording followed by a readback of `len` elements of `src`
@@ -307,9 +237,113 @@ impl<'g> Stream<'g> {
         len: usize,
     ) -> Result<Vec<T>> {
         let (gpu, op) = (self.gpu, self.op);
-        let encoder = self.encode()?;
-        gpu.read_after(op, encoder, src, offset, len)
+        let commands = self.checked()?;
+        gpu.read_after(op, commands, src, offset, len)
     }
+}
+
+/// Encodes `commands` into one encoder (inside error scopes), with every
+/// uniform block packed into one buffer.
+pub(crate) fn encode(
+    gpu: &GpuBackend,
+    op: &'static str,
+    commands: &[Command],
+) -> Result<wgpu::CommandEncoder> {
+    let blocks: Vec<&[u8]> = commands
+        .iter()
+        .flat_map(|c| match c {
+            Command::Dispatch { bindings, .. } => bindings.as_slice(),
+            Command::Copy { .. } => &[],
+        })
+        .filter_map(|b| match b {
+            Bind::Uniform(u) => Some(u.as_slice()),
+            _ => None,
+        })
+        .collect();
+    // A stream of copies alone binds nothing: no uniform buffer to make.
+    let uniforms = match blocks.is_empty() {
+        true => None,
+        false => Some(gpu.create_uniforms(op, &blocks)?),
+    };
+    gpu.scoped(op, || {
+        let mut enc = gpu.encoder(op);
+        let mut block = 0u64;
+        for c in commands {
+            match c {
+                Command::Dispatch {
+                    pipeline,
+                    layout,
+                    bindings,
+                    groups,
+                } => {
+                    let mut unused_writable = 0;
+                    let mut resources: Vec<(&wgpu::Buffer, u64, u64)> =
+                        Vec::with_capacity(bindings.len());
+                    for b in bindings {
+                        resources.push(match b {
+                            Bind::Uniform(u) => {
+                                // Some: `blocks` holds every Uniform binding.
+                                let Some((uniforms, stride)) = &uniforms else {
+                                    return Err(Error::Gpu {
+                                        op,
+                                        message: "internal error: a uniform binding with no uniform block".into(),
+                                    });
+                                };
+                                let at = block * stride;
+                                block += 1;
+                                (uniforms, at, (u.len() as u64).max(16).next_multiple_of(16))
+                            }
+                            Bind::Storage(buf, off, size) => (buf, *off, *size),
+                            Bind::Unused => (gpu.dummy(), 0, gpu.dummy().size()),
+                            Bind::UnusedWritable => {
+                                unused_writable += 1;
+                                let Some(s) = gpu.scratch(unused_writable - 1) else {
+                                    return Err(Error::Gpu {
+                                        op,
+                                        message: "internal error: too many unused read-write bindings in one dispatch".into(),
+                                    });
+                                };
+                                (s, 0, s.size())
+                            }
+                        });
+                    }
+                    let entries: Vec<wgpu::BindGroupEntry> = resources
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(buffer, offset, size))| wgpu::BindGroupEntry {
+                            binding: i as u32,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer,
+                                offset,
+                                size: std::num::NonZeroU64::new(size),
+                            }),
+                        })
+                        .collect();
+                    let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: None,
+                        layout,
+                        entries: &entries,
+                    });
+                    let (x, y) = gpu.fold_grid(*groups)?;
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    pass.set_pipeline(pipeline);
+                    pass.set_bind_group(0, &bind_group, &[]);
+                    pass.dispatch_workgroups(x, y, 1);
+                }
+                Command::Copy {
+                    src,
+                    src_offset,
+                    dst,
+                    dst_offset,
+                    bytes,
+                } => enc.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes),
+            }
+        }
+        Ok(enc)
+    })
 }
 
 /// Cuts `n` elements into windows of at most `per_window` (at least 1):

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::stream::Command;
 use super::GpuBackend;
 use crate::error::{Error, Result};
 
@@ -117,27 +118,38 @@ impl GpuBackend {
         }
     }
 
-    /// Submits `encoder` with a copy of `len` elements of `src` (from byte
-    /// `offset`) into a staging buffer appended, then maps it: one submission
-    /// and one wait for a result that fits one staging buffer; larger reads
-    /// submit the encoder and stream through [`GpuBackend::read`].
+    /// Submits the open batch, `commands` and a copy of `len` elements of
+    /// `src` (from byte `offset`) into a staging buffer as one submission,
+    /// then maps it: one submission and one wait for a result that fits one
+    /// staging buffer; larger reads submit first and stream through
+    /// [`GpuBackend::read`].
     pub(crate) fn read_after<T: bytemuck::Pod + Default>(
         &self,
         op: &'static str,
-        mut encoder: wgpu::CommandEncoder,
+        commands: Vec<Command>,
         src: &wgpu::Buffer,
         offset: u64,
         len: usize,
     ) -> Result<Vec<T>> {
+        let _gate = self.gate(); // map, copy and unmap as one GL caller
+        if let Err(e) = self.check_alive() {
+            // What was recorded here can never run: re-run it (or fail it) now.
+            self.recover_all(&e);
+            return Err(e);
+        }
         let total = (len * std::mem::size_of::<T>()) as u64;
         let padded = total.next_multiple_of(4);
         if total == 0 || padded > STAGING_CHUNK {
-            self.submit_and_wait(op, encoder)?;
-            return self.read(op, src, offset, len);
+            if !commands.is_empty() || self.has_open_batch() {
+                let index = self.submit_batch(op, commands)?;
+                self.wait(op, Some(index))?;
+            }
+            return self.read_chunks(op, src, offset, len);
         }
         let stage = self.staging(op, staging_size(padded), false)?;
-        encoder.copy_buffer_to_buffer(src, offset, &stage, 0, padded);
-        let index = self.scoped(op, || Ok(self.queue.submit([encoder.finish()])))?;
+        let mut commands = commands;
+        commands.push(Command::copy(src, offset, &stage, 0, padded));
+        let index = self.submit_batch(op, commands)?;
         let mut out = vec![T::default(); len];
         self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded, Some(index))?;
         copy_mapped(op, &stage, padded, bytemuck::cast_slice_mut(&mut out))?;
@@ -233,17 +245,29 @@ impl GpuBackend {
                 }
             }
             stage.unmap();
-            let mut enc = self.encoder(op);
-            enc.copy_buffer_to_buffer(&stage, 0, dst, offset, padded);
-            self.submit_and_wait(op, enc)?;
+            self.submit_and_wait(op, vec![Command::copy(&stage, 0, dst, offset, padded)])?;
             offset += len;
         }
         give(&self.staging.write, stage);
         Ok(())
     }
 
-    /// Reads `len` elements of `T` from `src`, starting at byte `offset`.
+    /// Reads `len` elements of `T` from `src`, starting at byte `offset`,
+    /// after the open batch: one submission and one wait up to one staging
+    /// buffer's size.
     pub fn read<T: bytemuck::Pod + Default>(
+        &self,
+        op: &'static str,
+        src: &wgpu::Buffer,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<T>> {
+        self.read_after(op, Vec::new(), src, offset, len)
+    }
+
+    /// Reads through the staging buffer chunk by chunk (the open batch is
+    /// submitted first by the first chunk's copy).
+    fn read_chunks<T: bytemuck::Pod + Default>(
         &self,
         op: &'static str,
         src: &wgpu::Buffer,
@@ -263,10 +287,9 @@ impl GpuBackend {
         while done < total {
             let len = (total - done).min(stage.size());
             let padded = len.next_multiple_of(4);
-            let mut enc = self.encoder(op);
-            enc.copy_buffer_to_buffer(src, offset + done, &stage, 0, padded);
-            self.submit_and_wait(op, enc)?;
-            self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded, None)?;
+            let copy = Command::copy(src, offset + done, &stage, 0, padded);
+            let index = self.submit_batch(op, vec![copy])?;
+            self.map_and_wait(op, &stage, wgpu::MapMode::Read, padded, Some(index))?;
             copy_mapped(
                 op,
                 &stage,

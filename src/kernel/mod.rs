@@ -41,6 +41,7 @@ pub use wgsl::{Arg, CpuArgs, WgslKernel};
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::buffer::Buffer;
 use crate::cpu::PAR_MIN;
@@ -60,7 +61,8 @@ pub struct MapKernel<T: Element, const N: usize, const P: usize, F> {
     expr: &'static str,
     inputs: [&'static str; N],
     params: [&'static str; P],
-    f: F,
+    /// Shared, so that a deferred call's CPU re-run can own it.
+    f: Arc<F>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -105,7 +107,7 @@ where
             expr,
             inputs,
             params,
-            f,
+            f: Arc::new(f),
             _t: PhantomData,
         };
         for variant in [Variant::Subgroup, Variant::Plain] {
@@ -271,17 +273,22 @@ impl Context {
         params: [T; P],
     ) -> Result<Buffer<T>>
     where
-        F: Fn([T; N], [T; P]) -> T + Sync + Send,
+        F: Fn([T; N], [T; P]) -> T + Sync + Send + 'static,
     {
         let n = check_lengths("map", &inputs)?;
         let w = kernel.work(self, Op::Map, &inputs).output::<T>(n);
-        dispatch::run_split(
+        let shared = inputs.map(|b| b.share());
+        let f = kernel.f.clone();
+        dispatch::run_split_deferred(
             self,
             w,
-            || {
-                let hosts = host_copies(&inputs)?;
+            move || {
+                let hosts = shared
+                    .iter()
+                    .map(|s| s.host())
+                    .collect::<Result<Vec<_>>>()?;
                 let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
-                let out = catch_kernel_panic("map", || map_cpu(&kernel.f, ins, params))?;
+                let out = catch_kernel_panic("map", || map_cpu(&*f, ins, params))?;
                 Ok(Buffer::from_host(out))
             },
             |g| {
@@ -321,7 +328,7 @@ impl Context {
                                 &params,
                             )
                         },
-                        |t| map_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params),
+                        |t| map_cpu(&*kernel.f, std::array::from_fn(|j| t[j]), params),
                     )
                 })?
             },
@@ -351,7 +358,7 @@ impl Context {
             || {
                 let hosts = host_copies(&inputs)?;
                 let ins: [&[T]; N] = std::array::from_fn(|j| hosts[j].as_slice());
-                catch_kernel_panic("map_reduce", || map_sum_cpu(&kernel.f, ins, params))
+                catch_kernel_panic("map_reduce", || map_sum_cpu(&*kernel.f, ins, params))
             },
             |g| {
                 let bufs = inputs
@@ -390,7 +397,7 @@ impl Context {
                     },
                     |t| {
                         catch_kernel_panic("map_reduce", || {
-                            map_sum_cpu(&kernel.f, std::array::from_fn(|j| t[j]), params)
+                            map_sum_cpu(&*kernel.f, std::array::from_fn(|j| t[j]), params)
                         })
                     },
                 )?;

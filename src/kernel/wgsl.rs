@@ -250,6 +250,8 @@ trait ErasedBuffer {
     fn take_host_any(&mut self) -> Result<Box<dyn Any + Send + Sync>>;
     fn put_host_any(&mut self, v: Box<dyn Any + Send + Sync>);
     fn put_device(&mut self, copy: DeviceCopy);
+    /// Marks the contents failed with an error, later (a deferred batch that failed).
+    fn fail_later(&self) -> crate::gpu::deferred::Fail;
 }
 
 impl<T: Element> ErasedBuffer for Buffer<T> {
@@ -281,6 +283,10 @@ impl<T: Element> ErasedBuffer for Buffer<T> {
     }
     fn put_device(&mut self, copy: DeviceCopy) {
         self.replace_device(copy);
+    }
+    fn fail_later(&self) -> crate::gpu::deferred::Fail {
+        let slot = self.slot();
+        Box::new(move |e| slot.fail(e))
     }
 }
 
@@ -448,8 +454,22 @@ impl Context {
         if invocations == 0 {
             return Ok(());
         }
+        // Under Policy::Gpu the launch joins the open batch; if the batch fails,
+        // the written buffers hold the error. Under Auto and Split it runs before
+        // the call returns: its outputs are written in place, so a failed batch
+        // could not re-run it on the CPU from its inputs.
+        let entry = (self.policy() == crate::Policy::Gpu).then(|| {
+            let fails: Vec<crate::gpu::deferred::Fail> = args
+                .iter()
+                .filter_map(|a| match &a.0 {
+                    ArgKind::Write(b) => Some(b.fail_later()),
+                    _ => None,
+                })
+                .collect();
+            dispatch::failing_entry(fails)
+        });
         let args_cell = std::cell::RefCell::new(args);
-        dispatch::run(
+        dispatch::run_with_entry(
             self,
             work,
             || {
@@ -481,6 +501,7 @@ impl Context {
                 }
                 Ok(())
             },
+            entry,
         )
     }
 }

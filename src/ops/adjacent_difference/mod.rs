@@ -35,10 +35,11 @@ impl Context {
         let op = kind.name();
         let n = x.len();
         let w = work(self, kind, &gpu::ADJACENT_DIFFERENCE, &[x]).output::<T>(n);
-        dispatch::run(
+        let sx = x.share();
+        dispatch::run_deferred(
             self,
             w,
-            || Ok(Buffer::from_host(cpu::adjacent_difference(&x.host()?))),
+            move || Ok(Buffer::from_host(cpu::adjacent_difference(&sx.host()?))),
             |g| {
                 let out = gpu::adjacent_difference::<T>(g, &x.device(g, op)?, n)?;
                 Ok(Buffer::device_only(g, n, out))

@@ -23,16 +23,16 @@ impl Context {
         a: &Buffer<T>,
         b: &Buffer<T>,
         alpha: T,
-        cpu_fn: impl Fn(&[T], &[T]) -> Vec<T> + Sync,
+        cpu_fn: impl Fn(&[T], &[T]) -> Vec<T> + Sync + Send + Copy + 'static,
     ) -> Result<Buffer<T>> {
         let op = kind.name();
         a.same_len(b, op)?;
         let w = work(self, kind, &gpu::ELEMENTWISE, &[a, b]).output::<T>(a.len());
-        let cpu_fn = &cpu_fn;
-        dispatch::run_split(
+        let (sa, sb) = (a.share(), b.share());
+        dispatch::run_split_deferred(
             self,
             w,
-            || Ok(Buffer::from_host(cpu_fn(&a.host()?, &b.host()?))),
+            move || Ok(Buffer::from_host(cpu_fn(&sa.host()?, &sb.host()?))),
             |g| {
                 let (da, db) = (a.device(g, op)?, b.device(g, op)?);
                 let out = gpu::binary(g, op, entry, &da, &db, a.len(), alpha)?;
@@ -81,7 +81,9 @@ impl Context {
     /// # Errors
     /// As [`Context::add`].
     pub fn axpy<T: Element>(&self, alpha: T, x: &Buffer<T>, y: &Buffer<T>) -> Result<Buffer<T>> {
-        self.zip_op(Op::Axpy, "axpy", x, y, alpha, |x, y| cpu::axpy(alpha, x, y))
+        self.zip_op(Op::Axpy, "axpy", x, y, alpha, move |x, y| {
+            cpu::axpy(alpha, x, y)
+        })
     }
 
     /// `alpha * x`, element-wise.
@@ -92,10 +94,11 @@ impl Context {
         let kind = Op::Scale;
         let op = kind.name();
         let w = work(self, kind, &gpu::ELEMENTWISE, &[x]).output::<T>(x.len());
-        dispatch::run_split(
+        let sx = x.share();
+        dispatch::run_split_deferred(
             self,
             w,
-            || Ok(Buffer::from_host(cpu::scale(&x.host()?, alpha))),
+            move || Ok(Buffer::from_host(cpu::scale(&sx.host()?, alpha))),
             |g| {
                 let dx = x.device(g, op)?;
                 let out = gpu::binary(g, op, "scale", &dx, &dx, x.len(), alpha)?;

@@ -95,15 +95,16 @@ impl Context {
         if let Some(g) = g {
             w.gpu_supported = g.supports_scalar(crate::element::ScalarType::F32);
         }
-        dispatch::run(
+        let (sa, sb) = (a.share(), b.share());
+        dispatch::run_deferred(
             self,
             w,
-            || {
+            move || {
                 // C's size is the user's m x n: allocated fallibly (m = n = 2^20
                 // with k = 0 asks for 4 TiB).
                 let mut c = crate::host::try_filled(op, mn, 0.0f32)?;
                 if madds > 0 {
-                    cpu::matmul_into(&a.host()?, &b.host()?, &mut c, m, k, n);
+                    cpu::matmul_into(&sa.host()?, &sb.host()?, &mut c, m, k, n);
                 }
                 Ok(Buffer::from_host(c))
             },
@@ -134,10 +135,11 @@ impl Context {
         let len = checked_dims(op, rows, cols, "the shape rows x cols")?;
         shape_len(op, a, len)?;
         let w = work(self, kind, &gpu::TRANSPOSE, &[a]).output::<f32>(a.len());
-        dispatch::run(
+        let sa = a.share();
+        dispatch::run_deferred(
             self,
             w,
-            || Ok(Buffer::from_host(cpu::transpose(&a.host()?, rows, cols))),
+            move || Ok(Buffer::from_host(cpu::transpose(&sa.host()?, rows, cols))),
             |g| {
                 let da = a.device(g, op)?;
                 let out = gpu::transpose::<T>(g, &da, rows, cols)?;

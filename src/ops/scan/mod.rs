@@ -36,11 +36,12 @@ impl Context {
     fn scan_op<T: Element>(&self, kind: Op, x: &Buffer<T>, exclusive: bool) -> Result<Buffer<T>> {
         let op = kind.name();
         let w = work(self, kind, &gpu::SCAN, &[x]).output::<T>(x.len());
-        dispatch::run(
+        let sx = x.share();
+        dispatch::run_deferred(
             self,
             w,
-            || {
-                let h = x.host()?;
+            move || {
+                let h = sx.host()?;
                 Ok(Buffer::from_host(if exclusive {
                     cpu::exclusive_scan(&h)
                 } else {

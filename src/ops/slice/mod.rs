@@ -119,6 +119,7 @@ impl Context {
             fallback: None,
             error: None,
             elapsed: start_time.elapsed(),
+            deferred: false,
         });
         Ok(out)
     }

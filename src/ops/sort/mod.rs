@@ -41,10 +41,11 @@ impl Context {
         let op = kind.name();
         let w = work(self, kind, &gpu::SORT_RADIX, &[keys]).output::<T>(keys.len());
         let n = keys.len();
-        dispatch::run(
+        let sk = keys.share();
+        dispatch::run_deferred(
             self,
             w,
-            || Ok(Buffer::from_host(cpu::sort(&keys.host()?))),
+            move || Ok(Buffer::from_host(cpu::sort(&sk.host()?))),
             |g| {
                 let (k, _) = gpu::sort::<T>(g, op, &keys.device(g, op)?, None, n)?;
                 Ok(Buffer::device_only(g, n, k))
@@ -74,11 +75,12 @@ impl Context {
         w.gpu_supported &= std::mem::size_of::<V>() == 4;
         w.out_bytes *= 2;
         let n = keys.len();
-        dispatch::run(
+        let (sk, sv) = (keys.share(), values.share());
+        dispatch::run_deferred(
             self,
             w,
-            || {
-                let (k, v) = cpu::sort_by_key(&keys.host()?, &values.host()?);
+            move || {
+                let (k, v) = cpu::sort_by_key(&sk.host()?, &sv.host()?);
                 Ok((Buffer::from_host(k), Buffer::from_host(v)))
             },
             |g| {

@@ -1,0 +1,338 @@
+//! Deferred GPU execution (issue 14): chains of ops record into the device's
+//! open batch and submit once; reads wait once; faults in the middle of a
+//! chain lose nothing; many threads share one context.
+
+mod common;
+
+use std::sync::Arc;
+
+use tandem::{Buffer, Context, ErrorKind, Policy, SimulatedFault};
+
+/// A fresh context of its own (fault tests break their device), or None
+/// without a GPU (same skip rule as the other suites).
+fn own_context(policy: Policy) -> Option<Context> {
+    common::gpu()?;
+    let ctx = Context::builder()
+        .policy(policy)
+        .without_profile()
+        // Under Auto: every op of 1 element or more on the GPU.
+        .gpu_crossover(1)
+        .build()
+        .expect("a context builds");
+    Some(ctx)
+}
+
+const N: usize = 5_000;
+
+fn input() -> Vec<i32> {
+    (0..N as i32).map(|i| (i * 7919) % 1013 - 500).collect()
+}
+
+/// Step `i` of a chain: on tandem, and on plain vectors.
+fn step(ctx: &Context, i: usize, y: &Buffer<i32>, x: &Buffer<i32>) -> tandem::Result<Buffer<i32>> {
+    match i % 8 {
+        0 => ctx.add(y, x),
+        1 => ctx.mul(y, x),
+        2 => ctx.sub(y, x),
+        3 => ctx.scale(y, 3),
+        4 => ctx.axpy(2, y, x),
+        5 => ctx.inclusive_scan(y),
+        6 => ctx.adjacent_difference(y),
+        _ => ctx.sort(y),
+    }
+}
+
+fn step_ref(i: usize, y: &[i32], x: &[i32]) -> Vec<i32> {
+    let zip = |f: fn(i32, i32) -> i32| y.iter().zip(x).map(|(&a, &b)| f(a, b)).collect();
+    match i % 8 {
+        0 => zip(i32::wrapping_add),
+        1 => zip(i32::wrapping_mul),
+        2 => zip(i32::wrapping_sub),
+        3 => y.iter().map(|a| a.wrapping_mul(3)).collect(),
+        4 => zip(|a, b| a.wrapping_mul(2).wrapping_add(b)),
+        5 => y
+            .iter()
+            .scan(0i32, |s, &a| {
+                *s = s.wrapping_add(a);
+                Some(*s)
+            })
+            .collect(),
+        6 => (0..y.len())
+            .map(|j| match j {
+                0 => y[0],
+                _ => y[j].wrapping_sub(y[j - 1]),
+            })
+            .collect(),
+        _ => {
+            let mut v = y.to_vec();
+            v.sort();
+            v
+        }
+    }
+}
+
+/// Every intermediate of a chain of `len` steps from `x`, by reference.
+fn chain_ref(xs: &[i32], len: usize) -> Vec<Vec<i32>> {
+    let mut out = vec![xs.to_vec()];
+    for i in 0..len {
+        let next = step_ref(i, out.last().unwrap(), xs);
+        out.push(next);
+    }
+    out.remove(0);
+    out
+}
+
+fn resident(ctx: &Context, xs: &[i32]) -> Buffer<i32> {
+    let x = ctx.upload(xs).unwrap();
+    ctx.prefetch(&x).unwrap();
+    ctx.synchronize().unwrap();
+    x
+}
+
+#[test]
+fn a_chain_of_sixteen_resident_ops_is_one_submission() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs = input();
+    let x = resident(&ctx, &xs);
+    let before = ctx.stream_stats();
+    let mut y = ctx.add(&x, &x).unwrap();
+    for i in 1..16 {
+        y = step(&ctx, i, &y, &x).unwrap();
+        assert!(
+            ctx.last_run().unwrap().deferred,
+            "step {i} was not deferred"
+        );
+    }
+    let recorded = ctx.stream_stats().since(&before);
+    assert_eq!((recorded.submits, recorded.waits), (0, 0), "{recorded:?}");
+    assert_eq!(recorded.deferred, 16, "{recorded:?}");
+    let total = ctx.sum(&y).unwrap();
+    let chain = ctx.stream_stats().since(&before);
+    assert_eq!((chain.submits, chain.waits), (1, 1), "{chain:?}");
+    let mut want = xs.iter().map(|a| a.wrapping_add(*a)).collect::<Vec<_>>();
+    for i in 1..16 {
+        want = step_ref(i, &want, &xs);
+    }
+    assert_eq!(total, want.iter().fold(0i32, |s, a| s.wrapping_add(*a)));
+    assert_eq!(y.to_vec().unwrap(), want);
+}
+
+#[test]
+fn every_op_that_returns_a_value_submits_and_waits_once() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs: Vec<f32> = (0..70_000)
+        .map(|i| ((i * 37) % 101) as f32 - 50.0)
+        .collect();
+    let x = ctx.upload(&xs).unwrap();
+    ctx.prefetch(&x).unwrap();
+    let k = tandem::map_kernel!(f32, |a, b| a * b).unwrap();
+    type Call<'a> = Box<dyn Fn() -> f64 + 'a>;
+    let calls: Vec<(&str, Call)> = vec![
+        ("sum", Box::new(|| ctx.sum(&x).unwrap() as f64)),
+        ("dot", Box::new(|| ctx.dot(&x, &x).unwrap() as f64)),
+        ("min", Box::new(|| ctx.min(&x).unwrap().unwrap() as f64)),
+        ("max", Box::new(|| ctx.max(&x).unwrap().unwrap() as f64)),
+        (
+            "argmin",
+            Box::new(|| ctx.argmin(&x).unwrap().unwrap() as f64),
+        ),
+        (
+            "argmax",
+            Box::new(|| ctx.argmax(&x).unwrap().unwrap() as f64),
+        ),
+        (
+            "map_reduce",
+            Box::new(|| ctx.map_reduce(&k, [&x, &x], []).unwrap() as f64),
+        ),
+    ];
+    for (name, call) in calls {
+        // Each call once to compile its shaders, then counted.
+        call();
+        ctx.synchronize().unwrap();
+        let before = ctx.stream_stats();
+        call();
+        let d = ctx.stream_stats().since(&before);
+        assert_eq!((d.submits, d.waits), (1, 1), "{name}: {d:?}");
+    }
+}
+
+#[test]
+fn flush_submits_without_waiting_and_synchronize_waits() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs = input();
+    let x = resident(&ctx, &xs);
+    let before = ctx.stream_stats();
+    let y = ctx.add(&x, &x).unwrap();
+    let z = ctx.mul(&y, &x).unwrap();
+    ctx.flush().unwrap();
+    let d = ctx.stream_stats().since(&before);
+    assert_eq!((d.submits, d.waits, d.deferred), (1, 0, 2), "{d:?}");
+    ctx.synchronize().unwrap();
+    let d = ctx.stream_stats().since(&before);
+    assert_eq!((d.submits, d.waits), (1, 1), "{d:?}");
+    let want = chain_ref(&xs, 2);
+    assert_eq!(z.to_vec().unwrap(), want[1]);
+    assert_eq!(y.to_vec().unwrap(), want[0]);
+}
+
+/// Runs a chain of `len` steps, calling `fault` before step `at`; returns
+/// every intermediate buffer.
+fn chain_with(
+    ctx: &Context,
+    x: &Buffer<i32>,
+    len: usize,
+    at: usize,
+    fault: impl Fn(&Context),
+) -> Vec<Buffer<i32>> {
+    let mut out: Vec<Buffer<i32>> = Vec::new();
+    for i in 0..len {
+        if i == at {
+            fault(ctx);
+        }
+        let y = match out.last() {
+            Some(prev) => step(ctx, i, prev, x).unwrap(),
+            None => step(ctx, i, x, x).unwrap(),
+        };
+        out.push(y);
+    }
+    out
+}
+
+#[test]
+fn a_timeout_in_the_middle_of_a_chain_reruns_the_batch_on_the_cpu_under_auto() {
+    let Some(ctx) = own_context(Policy::Auto) else {
+        return;
+    };
+    let xs = input();
+    let x = resident(&ctx, &xs);
+    let outs = chain_with(&ctx, &x, 12, 5, |c| {
+        c.simulate_gpu_fault(SimulatedFault::Timeout, 1)
+    });
+    // The fault waits in the batch: the calls returned, deferred, without error.
+    assert!(ctx.runs().iter().rev().take(12).all(|r| r.deferred));
+    let want = chain_ref(&xs, 12);
+    // The first read submits the batch, which fails and re-runs on the CPU.
+    assert_eq!(outs[11].to_vec().unwrap(), want[11]);
+    for (i, (got, want)) in outs.iter().zip(&want).enumerate() {
+        assert_eq!(&got.to_vec().unwrap(), want, "step {i}");
+    }
+    // The device still works.
+    assert_eq!(
+        ctx.add(&x, &x).unwrap().to_vec().unwrap(),
+        chain_ref(&xs, 1)[0]
+    );
+}
+
+#[test]
+fn a_timeout_in_the_middle_of_a_chain_is_an_error_naming_the_op_under_policy_gpu() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs = input();
+    let x = resident(&ctx, &xs);
+    let outs = chain_with(&ctx, &x, 10, 4, |c| {
+        c.simulate_gpu_fault(SimulatedFault::Timeout, 1)
+    });
+    let e = ctx.synchronize().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    // Step 4 is `axpy`.
+    assert!(e.to_string().contains("axpy"), "{e}");
+    // No output of the failed batch reads as data: each gives the error.
+    for (i, y) in outs.iter().enumerate() {
+        let e = y.to_vec().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "step {i}: {e}");
+    }
+    // Nothing is left over: the next chain runs.
+    let outs = chain_with(&ctx, &x, 3, usize::MAX, |_| {});
+    assert_eq!(outs[2].to_vec().unwrap(), chain_ref(&xs, 3)[2]);
+}
+
+#[test]
+fn a_device_loss_in_the_middle_of_a_chain_loses_nothing_under_auto() {
+    let Some(ctx) = own_context(Policy::Auto) else {
+        return;
+    };
+    let xs = input();
+    let x = ctx.upload(&xs).unwrap();
+    let outs = chain_with(&ctx, &x, 12, 6, |c| c.simulate_device_loss());
+    let want = chain_ref(&xs, 12);
+    for (i, (got, want)) in outs.iter().zip(&want).enumerate() {
+        assert_eq!(&got.to_vec().unwrap(), want, "step {i}");
+    }
+}
+
+#[test]
+fn a_device_loss_under_policy_gpu_is_an_error_at_the_read() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs = input();
+    let x = ctx.upload(&xs).unwrap();
+    let y = ctx.add(&x, &x).unwrap();
+    let z = ctx.mul(&y, &x).unwrap();
+    ctx.simulate_device_loss();
+    let e = z.to_vec().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DeviceLost, "{e}");
+    assert_eq!(y.to_vec().unwrap_err().kind(), ErrorKind::DeviceLost);
+    // What the user gave is still there.
+    assert_eq!(x.to_vec().unwrap(), xs);
+}
+
+#[test]
+fn an_in_place_op_after_a_deferred_read_of_its_target_keeps_program_order() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs = input();
+    let mut x = resident(&ctx, &xs);
+    let y = ctx.add(&x, &x).unwrap();
+    ctx.fill(&mut x, 1).unwrap();
+    let z = ctx.add(&x, &x).unwrap();
+    assert_eq!(y.to_vec().unwrap(), chain_ref(&xs, 1)[0]);
+    assert_eq!(z.to_vec().unwrap(), vec![2; N]);
+}
+
+#[test]
+fn many_threads_chain_ops_on_one_context() {
+    let Some(ctx) = own_context(Policy::Auto) else {
+        return;
+    };
+    let _serial = common::gpu_serial();
+    let xs = input();
+    let shared = Arc::new(resident(&ctx, &xs));
+    let want = chain_ref(&xs, 20);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (ctx, shared, want, xs) = (&ctx, shared.clone(), &want, &xs);
+            s.spawn(move || {
+                // A private input beside the shared one.
+                let private = ctx.upload(xs).unwrap();
+                let x: &Buffer<i32> = if t % 2 == 0 { &shared } else { &private };
+                for round in 0..3 {
+                    let outs = chain_with(ctx, x, 20, usize::MAX, |_| {});
+                    let last = outs.last().unwrap().to_vec().unwrap();
+                    assert_eq!(&last, &want[19], "thread {t}, round {round}");
+                }
+            });
+        }
+    });
+    // A buffer written in one thread reads right in another once the call returned.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ctx, shared, want) = (&ctx, &shared, &want);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let y = ctx.add(shared, shared).unwrap();
+            tx.send(y).unwrap();
+        });
+        s.spawn(move || {
+            let y = rx.recv().unwrap();
+            assert_eq!(y.to_vec().unwrap(), want[0]);
+        });
+    });
+}
