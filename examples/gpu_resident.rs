@@ -5,10 +5,12 @@
 //! cargo run --release --example gpu_resident -- [log2 sizes, default 14] [min ms per point, default 20] [ops, default all]
 //! ```
 //!
-//! Prints one line per (op, n): the median wall time of a call, in microseconds,
-//! including the readback for ops that return a value. The same file builds
-//! against earlier versions of tandem (it uses only the public API), so two
-//! builds can be timed side by side on one machine.
+//! Prints one line per (op, n): the median wall time of a call and a wait for
+//! its GPU work (`Context::synchronize`), in microseconds, including the
+//! readback for ops that return a value. Without the `synchronize` (which
+//! versions before deferred submission lack, and do not need: every op waited)
+//! it builds against earlier versions of tandem, so two builds can be timed
+//! side by side on one machine.
 
 use std::time::{Duration, Instant};
 
@@ -157,7 +159,12 @@ fn main() -> Result<()> {
             if !only.is_empty() && !only.contains(&name) {
                 continue;
             }
-            let t = median(min, &mut f)?;
+            // Each call waits for its GPU work, as a call alone would: ops
+            // whose result is a buffer defer it.
+            let t = median(min, || {
+                f()?;
+                ctx.synchronize()
+            })?;
             println!("{name} {n} {:.1}", t.as_secs_f64() * 1e6);
         }
     }

@@ -102,6 +102,17 @@ fn initial(n: usize) -> Vec<f32> {
     g
 }
 
+/// What the GPU did over the loop: submissions and waits, per step.
+fn per_step(s: &tandem::StreamStats, steps: usize) -> String {
+    format!(
+        "\n  GPU: {} submissions, {} waits, {} deferred calls for {steps} steps ({:.2} submissions per step)",
+        s.submits,
+        s.waits,
+        s.deferred,
+        s.submits as f64 / steps.max(1) as f64
+    )
+}
+
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
@@ -137,6 +148,7 @@ pub fn run_on(ctx: &Context, n: usize) -> Result<String, Box<dyn Error>> {
     let start = Instant::now();
     let mut u = ctx.upload(&grid0)?;
     let mut v = ctx.zeros::<f32>(n * n)?;
+    let stats = ctx.stream_stats();
     for _ in 0..steps {
         ctx.run_wgsl(
             &kernel,
@@ -148,6 +160,7 @@ pub fn run_on(ctx: &Context, n: usize) -> Result<String, Box<dyn Error>> {
     }
     let got = u.to_vec()?;
     let elapsed = start.elapsed();
+    let stats = per_step(&ctx.stream_stats().since(&stats), steps);
 
     // The reference: the same stencil, one cell after another.
     let ref_start = Instant::now();
@@ -181,7 +194,7 @@ pub fn run_on(ctx: &Context, n: usize) -> Result<String, Box<dyn Error>> {
     Ok(format!(
         "heat: {n} x {n} grid, {steps} steps in {elapsed:.2?} \
          (sequential reference: {ref_elapsed:.2?})\n  \
-         max |u - u_ref| = {max_diff:.2e}, centre {centre:.4}, total heat {heat0:.1} -> {heat1:.1}{}",
+         max |u - u_ref| = {max_diff:.2e}, centre {centre:.4}, total heat {heat0:.1} -> {heat1:.1}{stats}{}",
         ctx.run_summary()
     ))
 }

@@ -159,6 +159,17 @@ fn seed_centroids(xs: &[f32], ys: &[f32]) -> Vec<f32> {
     chosen.iter().flat_map(|&i| [xs[i], ys[i]]).collect()
 }
 
+/// What the GPU did over the loop: submissions and waits, per step.
+fn per_step(s: &tandem::StreamStats, steps: usize) -> String {
+    format!(
+        "\n  GPU: {} submissions, {} waits, {} deferred calls for {steps} steps ({:.2} submissions per step)",
+        s.submits,
+        s.waits,
+        s.deferred,
+        s.submits as f64 / steps.max(1) as f64
+    )
+}
+
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
@@ -198,6 +209,7 @@ pub fn run_on(ctx: &Context, points: usize) -> Result<String, Box<dyn Error>> {
     // -1 is no cluster: every point counts as changed in the first round.
     let mut labels = ctx.upload(&vec![-1.0f32; n])?;
     let mut iterations = 0;
+    let stats = ctx.stream_stats();
     loop {
         iterations += 1;
         let cs = ctx.upload(&centroids)?;
@@ -232,6 +244,7 @@ pub fn run_on(ctx: &Context, points: usize) -> Result<String, Box<dyn Error>> {
     }
     let labels = labels.to_vec()?;
     let elapsed = start.elapsed();
+    let stats = per_step(&ctx.stream_stats().since(&stats), iterations);
     if iterations == MAX_ITERATIONS {
         return Err(format!("kmeans: no convergence in {MAX_ITERATIONS} iterations").into());
     }
@@ -297,7 +310,7 @@ pub fn run_on(ctx: &Context, points: usize) -> Result<String, Box<dyn Error>> {
     Ok(format!(
         "kmeans: {n} points, k = {K}, converged in {iterations} iterations, {elapsed:.2?} \
          (sequential label check: {ref_elapsed:.2?})\n  \
-         centroids {}; farthest from its blob centre: {worst:.4}{}",
+         centroids {}; farthest from its blob centre: {worst:.4}{stats}{}",
         found.join(" "),
         ctx.run_summary()
     ))

@@ -217,6 +217,17 @@ fn to_f64(pos: &[f32], vel: &[f32]) -> (Vec<[f64; 4]>, Vec<[f64; 3]>) {
     )
 }
 
+/// What the GPU did over the loop: submissions and waits, per step.
+fn per_step(s: &tandem::StreamStats, steps: usize) -> String {
+    format!(
+        "\n  GPU: {} submissions, {} waits, {} deferred calls for {steps} steps ({:.2} submissions per step)",
+        s.submits,
+        s.waits,
+        s.deferred,
+        s.submits as f64 / steps.max(1) as f64
+    )
+}
+
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
@@ -251,6 +262,7 @@ pub fn run_on(ctx: &Context, bodies: usize) -> Result<String, Box<dyn Error>> {
     let mut pos = ctx.upload(&pos0)?;
     let mut next = ctx.zeros::<f32>(4 * n)?;
     let mut vel = ctx.upload(&vel0)?;
+    let stats = ctx.stream_stats();
     for _ in 0..STEPS {
         ctx.run_wgsl(
             &kernel,
@@ -267,6 +279,7 @@ pub fn run_on(ctx: &Context, bodies: usize) -> Result<String, Box<dyn Error>> {
     }
     let (pos_got, vel_got) = (pos.to_vec()?, vel.to_vec()?);
     let elapsed = start.elapsed();
+    let stats = per_step(&ctx.stream_stats().since(&stats), STEPS);
 
     // The reference: the same scheme in f64 from the same (f32) start.
     let ref_start = Instant::now();
@@ -306,7 +319,7 @@ pub fn run_on(ctx: &Context, bodies: usize) -> Result<String, Box<dyn Error>> {
         "n-body: {n} bodies, {STEPS} steps of dt = {DT} in {elapsed:.2?} \
          (sequential f64 reference: {ref_elapsed:.2?})\n  \
          max |x - x_ref| = {dx:.2e}, max |v - v_ref| = {dv:.2e}, energy {e0:.6} -> {e1:.6} \
-         (relative drift {drift:.2e}){}",
+         (relative drift {drift:.2e}){stats}{}",
         ctx.run_summary()
     ))
 }

@@ -9,7 +9,8 @@
 //! within trials (see `measure`). "cpu", "gpu" and "auto" start from buffers
 //! holding host data (made outside the timed region; the GPU pays its upload inside
 //! it) and end with the result in host memory; "gpu resident" starts from inputs
-//! already on the GPU and leaves a buffer result there. Peers start from slices and
+//! already on the GPU and leaves a buffer result there (waiting until its kernel
+//! finished: ops defer their GPU work). Peers start from slices and
 //! end with their result in host memory.
 
 use std::path::PathBuf;
@@ -146,13 +147,15 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .into_iter()
         .filter(|c| opts.ops.is_empty() || opts.ops.iter().any(|o| o == c.op))
         .collect();
-    if cases.is_empty() {
+    let with_chain = opts.ops.is_empty() || opts.ops.iter().any(|o| o == "chain");
+    if cases.is_empty() && !with_chain {
         return Err(format!(
             "no op matches {:?}; ops: {}",
             opts.ops,
             cases::all()
                 .iter()
                 .map(|c| c.op)
+                .chain(["chain"])
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -199,7 +202,14 @@ pub fn run(opts: &Options) -> Result<(), String> {
             ];
             if let (Some(g), Some(r)) = (&gpu, &resident) {
                 columns.push(timed(|| fresh(g), |x| case.run(g, x)));
-                columns.push(timed(|| Ok(()), |_| case.run_resident(g, r)));
+                // Waited for: a deferred op's call returns before its kernel runs.
+                columns.push(timed(
+                    || Ok(()),
+                    |_| {
+                        case.run_resident(g, r)?;
+                        g.synchronize()
+                    },
+                ));
             }
             if let (Some(s), true) = (&split, case.splittable) {
                 columns.push(timed(|| fresh(s), |x| case.run(s, x)));
@@ -274,7 +284,14 @@ pub fn run(opts: &Options) -> Result<(), String> {
         }
     }
     bar.finish_and_clear();
-    let table = table(&points, &cases);
+    let mut table = table(&points, &cases);
+    if let (Some(g), true) = (&gpu, with_chain) {
+        let sizes: Vec<usize> = opts.sizes.iter().map(|&l| 1usize << l).collect();
+        let chain =
+            crate::chain::run(g, &cpu, &sizes, opts.min_time).map_err(|e| format!("chain: {e}"))?;
+        table.push('\n');
+        table.push_str(&crate::chain::table(&chain));
+    }
     println!("{table}");
     write_reports(opts, &device, &points, &cases, &table)
 }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod cases;
+mod chain;
 mod chart;
 mod measure;
 mod report;
