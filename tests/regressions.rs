@@ -452,10 +452,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 }"#;
     let k = WgslKernel::new("busy", src, "main").unwrap();
     let mut y = ctx.upload(&[0.0f32; 256]).unwrap();
-    let e = ctx
-        .run_wgsl(&k, 1 << 24, &mut [Arg::write(&mut y)], |_| Ok(()))
-        .unwrap_err();
+    // Under Policy::Gpu the launch is deferred: the timeout surfaces at the
+    // wait, naming the kernel's op, and its output holds the error.
+    ctx.run_wgsl(&k, 1 << 24, &mut [Arg::write(&mut y)], |_| Ok(()))
+        .unwrap();
+    let e = ctx.synchronize().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.to_string().contains("run_wgsl"), "{e}");
+    assert_eq!(y.to_vec().unwrap_err().kind(), ErrorKind::Timeout);
     // The context is usable at once: Auto on the CPU, and host data intact.
     let auto = ctx.with_policy(Policy::Auto);
     let x = auto.upload(&[1.0f32, 2.0, 3.0]).unwrap();

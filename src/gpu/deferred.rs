@@ -368,6 +368,12 @@ impl GpuBackend {
         drop(finished); // outside the lock: entries hold buffers
     }
 
+    /// The op of the oldest deferred entry not known to have finished.
+    pub(crate) fn oldest_in_flight(&self) -> Option<&'static str> {
+        let f = lock(&self.deferred.in_flight);
+        f.front().and_then(|b| b.entries.first()).map(|e| e.op)
+    }
+
     /// Counts a wait that succeeded.
     pub(crate) fn waited(&self) {
         self.deferred.counters.waits.fetch_add(1, Ordering::Relaxed);

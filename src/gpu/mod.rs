@@ -412,6 +412,8 @@ impl GpuBackend {
     /// Waits for a submission (or all work) to finish; on failure every batch
     /// in flight is recovered (see [`deferred`]).
     pub fn wait(&self, op: &'static str, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        // A wait that fails names the oldest deferred op still in flight.
+        let op = self.oldest_in_flight().unwrap_or(op);
         let r = self.wait_inner(op, index);
         match &r {
             Ok(()) => self.waited(),
