@@ -102,17 +102,6 @@ fn initial(n: usize) -> Vec<f32> {
     g
 }
 
-/// What the GPU did over the loop: submissions and waits, per step.
-fn per_step(s: &tandem::StreamStats, steps: usize) -> String {
-    format!(
-        "\n  GPU: {} submissions, {} waits, {} deferred calls for {steps} steps ({:.2} submissions per step)",
-        s.submits,
-        s.waits,
-        s.deferred,
-        s.submits as f64 / steps.max(1) as f64
-    )
-}
-
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
@@ -160,7 +149,7 @@ pub fn run_on(ctx: &Context, n: usize) -> Result<String, Box<dyn Error>> {
     }
     let got = u.to_vec()?;
     let elapsed = start.elapsed();
-    let stats = per_step(&ctx.stream_stats().since(&stats), steps);
+    let stats = format!("\n  {}", ctx.stream_stats().since(&stats).per_step(steps));
 
     // The reference: the same stencil, one cell after another.
     let ref_start = Instant::now();

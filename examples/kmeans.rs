@@ -159,17 +159,6 @@ fn seed_centroids(xs: &[f32], ys: &[f32]) -> Vec<f32> {
     chosen.iter().flat_map(|&i| [xs[i], ys[i]]).collect()
 }
 
-/// What the GPU did over the loop: submissions and waits, per step.
-fn per_step(s: &tandem::StreamStats, steps: usize) -> String {
-    format!(
-        "\n  GPU: {} submissions, {} waits, {} deferred calls for {steps} steps ({:.2} submissions per step)",
-        s.submits,
-        s.waits,
-        s.deferred,
-        s.submits as f64 / steps.max(1) as f64
-    )
-}
-
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
@@ -244,7 +233,10 @@ pub fn run_on(ctx: &Context, points: usize) -> Result<String, Box<dyn Error>> {
     }
     let labels = labels.to_vec()?;
     let elapsed = start.elapsed();
-    let stats = per_step(&ctx.stream_stats().since(&stats), iterations);
+    let stats = format!(
+        "\n  {}",
+        ctx.stream_stats().since(&stats).per_step(iterations)
+    );
     if iterations == MAX_ITERATIONS {
         return Err(format!("kmeans: no convergence in {MAX_ITERATIONS} iterations").into());
     }

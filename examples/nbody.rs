@@ -217,17 +217,6 @@ fn to_f64(pos: &[f32], vel: &[f32]) -> (Vec<[f64; 4]>, Vec<[f64; 3]>) {
     )
 }
 
-/// What the GPU did over the loop: submissions and waits, per step.
-fn per_step(s: &tandem::StreamStats, steps: usize) -> String {
-    format!(
-        "\n  GPU: {} submissions, {} waits, {} deferred calls for {steps} steps ({:.2} submissions per step)",
-        s.submits,
-        s.waits,
-        s.deferred,
-        s.submits as f64 / steps.max(1) as f64
-    )
-}
-
 /// `|x| <= tol`, false for NaN (so a NaN result fails its check).
 fn within(x: f64, tol: f64) -> bool {
     x.abs() <= tol
@@ -279,7 +268,7 @@ pub fn run_on(ctx: &Context, bodies: usize) -> Result<String, Box<dyn Error>> {
     }
     let (pos_got, vel_got) = (pos.to_vec()?, vel.to_vec()?);
     let elapsed = start.elapsed();
-    let stats = per_step(&ctx.stream_stats().since(&stats), STEPS);
+    let stats = format!("\n  {}", ctx.stream_stats().since(&stats).per_step(STEPS));
 
     // The reference: the same scheme in f64 from the same (f32) start.
     let ref_start = Instant::now();

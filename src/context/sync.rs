@@ -21,6 +21,18 @@ pub struct StreamStats {
 }
 
 impl StreamStats {
+    /// One line for a loop of `steps` steps: submissions, waits and deferred
+    /// calls, and submissions per step.
+    pub fn per_step(&self, steps: usize) -> String {
+        format!(
+            "GPU: {} submissions, {} waits, {} deferred calls for {steps} steps ({:.2} submissions per step)",
+            self.submits,
+            self.waits,
+            self.deferred,
+            self.submits as f64 / steps.max(1) as f64
+        )
+    }
+
     /// The counts from `earlier` to `self`.
     pub fn since(&self, earlier: &StreamStats) -> StreamStats {
         StreamStats {
