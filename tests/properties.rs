@@ -763,7 +763,10 @@ fn expression_kernels() {
     // compared here; min/max/clamp/select are defined and must agree.
     let fk = map_kernel!(f32, |x, y; a| select(min(x, y), max(x, y), x > a)).unwrap();
     let fc = map_kernel!(f32, |x, y; a| clamp(x, y, a)).unwrap();
-    let ik = map_kernel!(i32, |x, y; a| div(x, y) + rem(x, y) * a - abs(min(x, y))).unwrap();
+    // `/` and `%` by zero and i32::MIN / -1 follow WGSL on both sides, as the
+    // functions do: both spellings are checked.
+    let ik =
+        map_kernel!(i32, |x, y; a| x / y + rem(x, y) * a - abs(min(x, y)) + div(x, y) % 5).unwrap();
     let s = (data(any_f32()), data(any_i32()), any_f32(), any_i32());
     property(p, s, |side, ctx, (fs, is, a, ia)| {
         let gs: Vec<f32> = fs.iter().rev().copied().collect();
@@ -803,6 +806,7 @@ fn expression_kernels() {
                 let r = x.checked_rem(y).unwrap_or(0);
                 d.wrapping_add(r.wrapping_mul(*ia))
                     .wrapping_sub(x.min(y).wrapping_abs())
+                    .wrapping_add(d % 5)
             })
             .collect();
         let (xi, yi) = (ctx.upload(is).unwrap(), ctx.upload(&js).unwrap());

@@ -14,10 +14,9 @@
 //! - `div(a, b)` and `rem(a, b)` follow WGSL's `/` and `%`: for integers,
 //!   `div(x, 0) == x`, `rem(x, 0) == 0`, `div(i32::MIN, -1) == i32::MIN` and
 //!   `rem(i32::MIN, -1) == 0`; for floats, IEEE division and a truncated
-//!   remainder. Use them where a divisor may be 0: the plain operators `/` and
-//!   `%` on integers make the CPU side return [`crate::Error::InvalidArgument`]
-//!   for those inputs (Rust's operators panic there; tandem catches it), while the
-//!   GPU side returns WGSL's values.
+//!   remainder. The operators `/` and `%` in a kernel mean the same on both
+//!   sides: [`map_kernel!`](crate::map_kernel) reads the CPU side's `a / b` as
+//!   `div(a, b)` and `a % b` as `rem(a, b)`.
 //!
 //! Float arithmetic on NaN or infinities (`x * 0.0` with x NaN, say) is the
 //! one place the sides may differ: WGSL lets a shader compiler assume no NaN or

@@ -23,12 +23,13 @@
 //! Integer kernels wrap on the GPU; on the CPU they wrap in release builds and
 //! panic on overflow in debug builds (Rust's own rule for the expression). Every
 //! function's result is defined for every input, identically on both sides (see
-//! [`fns`]: `min`/`max` with NaN, `div`/`rem` by zero). Rust's integer `/` and `%`
-//! panic for a zero divisor (and `i32::MIN / -1`): the CPU side then returns
-//! [`Error::InvalidArgument`] instead, while the GPU side returns WGSL's value;
-//! write `div(a, b)` and `rem(a, b)` where a divisor may be 0. For every other
-//! input integer `/` and `%` give Rust's result on both sides and every backend
-//! (negative operands included). Each kernel compiles once per
+//! [`fns`]: `min`/`max` with NaN, `div`/`rem` by zero). Integer `/` and `%`
+//! follow WGSL on both sides: `x / 0 == x`, `x % 0 == 0`,
+//! `i32::MIN / -1 == i32::MIN` and `i32::MIN % -1 == 0` (the macro reads the
+//! CPU side's `a / b` as `div(a, b)` and `a % b` as `rem(a, b)`, so Rust's
+//! operators, which panic there, never run); for every other input they give
+//! Rust's result on both sides and every backend (negative operands included).
+//! Each kernel compiles once per
 //! context (`MapKernel` carries a unique id); [`crate::testing`] checks a kernel on
 //! both sides over the awkward sizes.
 
@@ -187,8 +188,9 @@ fn check_lengths<T: Element, const N: usize>(
     Ok(n)
 }
 
-/// Runs a kernel's CPU side, turning a panic of the user's expression (Rust's
-/// integer `/` and `%` by zero, or `i32::MIN / -1`) into an error.
+/// Runs a kernel's CPU side, turning a panic of the user's expression into an
+/// error. Division cannot panic (`__kernel_expr!` rewrites it);
+/// integer overflow can, in a debug build, where Rust checks arithmetic.
 fn catch_kernel_panic<R>(op: &'static str, f: impl FnOnce() -> R) -> Result<R> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
         let what = panic
@@ -198,7 +200,7 @@ fn catch_kernel_panic<R>(op: &'static str, f: impl FnOnce() -> R) -> Result<R> {
             .unwrap_or_else(|| "a panic".into());
         Error::InvalidArgument {
             op,
-            message: format!("the kernel's expression panicked on the CPU ({what}); for integer division by a value that may be 0 (or i32::MIN / -1) use div(a, b) and rem(a, b), which follow WGSL's rules on both sides"),
+            message: format!("the kernel's expression panicked on the CPU ({what}); integer overflow panics in a debug build, and wraps in a release build as on the GPU"),
         }
     })
 }
@@ -421,6 +423,12 @@ impl Context {
 /// assert_eq!(relu.eval([-2.0], [0.5]), -1.0);
 /// ```
 ///
+/// Integer `/` and `%` follow WGSL on both sides (`x / 0 == x`, `x % 0 == 0`,
+/// `i32::MIN / -1 == i32::MIN`): the macro reads the CPU side's `a / b` as
+/// `div(a, b)`, one operand per expansion step, so an expression of more than
+/// about 200 tokens needs a higher `#![recursion_limit]` in the crate that
+/// writes it (rustc's error says so).
+///
 /// Inputs and parameters may be named like the functions (`max`, `log`,
 /// `select`): the name then means the input. A kernel needs 1 to 4 inputs,
 /// which the macro checks at compile time:
@@ -434,18 +442,18 @@ impl Context {
 /// ```
 #[macro_export]
 macro_rules! map_kernel {
-    ($t:ty, || $body:expr) => {
+    ($t:ty, || $($body:tt)+) => {
         compile_error!("map_kernel! needs 1 to 4 inputs, e.g. `map_kernel!(f32, |x; a| a * x)`; this kernel has none")
     };
-    ($t:ty, |$(; $($p:ident),* )?| $body:expr) => {
+    ($t:ty, |$(; $($p:ident),* )?| $($body:tt)+) => {
         compile_error!("map_kernel! needs 1 to 4 inputs before the `;`, e.g. `map_kernel!(f32, |x; a| a * x)`; this kernel has none")
     };
-    ($t:ty, |$x1:ident, $x2:ident, $x3:ident, $x4:ident, $x5:ident $(, $more:ident)* $(; $($p:ident),* )?| $body:expr) => {
+    ($t:ty, |$x1:ident, $x2:ident, $x3:ident, $x4:ident, $x5:ident $(, $more:ident)* $(; $($p:ident),* )?| $($body:tt)+) => {
         compile_error!("map_kernel! takes at most 4 inputs; pass further values as parameters after the `;`, or split the kernel")
     };
-    ($t:ty, |$($x:ident),+ $(; $($p:ident),* )?| $body:expr) => {
+    ($t:ty, |$($x:ident),+ $(; $($p:ident),* )?| $($body:tt)+) => {
         $crate::kernel::MapKernel::<$t, _, _, _>::new(
-            stringify!($body),
+            stringify!($($body)+),
             [$(stringify!($x)),+],
             [$($(stringify!($p)),*)?],
             move |inputs: [$t; _], params: [$t; _]| -> $t {
@@ -457,8 +465,135 @@ macro_rules! map_kernel {
                 let [$($x),+] = inputs;
                 #[allow(unused_variables)]
                 let [$($($p),*)?] = params;
-                $body
+                $crate::__kernel_expr!(@start $($body)+)
             },
         )
+    };
+}
+
+/// The CPU side of an expression kernel's text: every `a / b` becomes
+/// `fns::div(a, b)` and every `a % b` becomes `fns::rem(a, b)`, read with Rust's
+/// precedence, so that integer division follows WGSL's rules on the CPU as it
+/// does on the GPU (`x / 0 == x`, `x % 0 == 0`, `i32::MIN / -1 == i32::MIN`)
+/// instead of panicking. Everything else is kept as written.
+///
+/// How it reads: a *term* is a run of operands joined by `*`, `/` and `%`
+/// (which bind tighter than every other binary operator and associate to the
+/// left); an *operand* is a literal, a name, a call or a parenthesised group,
+/// after any unary `-` and `!`. Any other token (a `,` too) ends a term and is
+/// copied as it is. The inside of a group and a call's arguments are read the
+/// same way, by an expansion of their own that puts back the parentheses (and
+/// the function's name).
+///
+/// Each step reads an operand and the operator after it; a group's or a call's
+/// expansion adds its depth to its caller's. So the default `recursion_limit`
+/// of 128 allows expressions of about 200 tokens.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kernel_expr {
+    (@start $($e:tt)*) => {
+        $crate::__kernel_expr!(@operand [] first [] [] [] $($e)*)
+    };
+    // `@operand [wrapper] kind [output so far] [the term's left side] [unary
+    // prefixes] tokens`: `kind` says how the next operand joins the left side;
+    // the output ends up as `wrapper(output)`.
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] - $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] $k [$($out)*] [$($acc)*] [$($pre)* -] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] ! $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] $k [$($out)*] [$($acc)*] [$($pre)* !] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $f:ident ($($args:tt)*) $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*]
+            [$($pre)* $crate::__kernel_expr!(@operand [$f] first [] [] [] $($args)*)] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] ($($inner:tt)*) $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*]
+            [$($pre)* $crate::__kernel_expr!(@operand [] first [] [] [] $($inner)*)] $($rest)*)
+    };
+    // Rust-only syntax (methods, fields, paths, casts), kept so that the CPU
+    // side compiles and the kernel fails naga's validation with its text.
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt . $m:ident ($($args:tt)*) $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*]
+            [$($pre)* $crate::__kernel_expr!(@operand [$x . $m] first [] [] [] $($args)*)] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt . $m:tt $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*] [$($pre)* $x . $m] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $a:ident :: $b:ident $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*] [$($pre)* $a :: $b] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt as $t:ident $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*] [$($pre)* $x as $t] $($rest)*)
+    };
+    (@operand [$($w:tt)*] first [$($out:tt)*] [] []) => {
+        $($w)* ($($out)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*]) => {
+        compile_error!("map_kernel!: the expression ends with an operator; finish it with an operand")
+    };
+    // A literal or a name, and what follows it.
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt * $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] mul [$($out)*]
+            [$crate::__kernel_expr!(@join $k [$($acc)*] [$($pre)* $x])] [] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt / $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] div [$($out)*]
+            [$crate::__kernel_expr!(@join $k [$($acc)*] [$($pre)* $x])] [] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt % $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] rem [$($out)*]
+            [$crate::__kernel_expr!(@join $k [$($acc)*] [$($pre)* $x])] [] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt $sep:tt $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] first
+            [$($out)* $crate::__kernel_expr!(@join $k [$($acc)*] [$($pre)* $x]) $sep] [] [] $($rest)*)
+    };
+    (@operand [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($pre:tt)*] $x:tt) => {
+        $($w)* ($($out)* $crate::__kernel_expr!(@join $k [$($acc)*] [$($pre)* $x]))
+    };
+    // `@next`: as the last five rules, for an operand already read (a call, a
+    // group, or Rust-only syntax).
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] . $m:ident ($($args:tt)*) $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*]
+            [$crate::__kernel_expr!(@operand [$($o)* . $m] first [] [] [] $($args)*)] $($rest)*)
+    };
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] . $m:tt $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*] [$($o)* . $m] $($rest)*)
+    };
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] as $t:ident $($rest:tt)*) => {
+        $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*] [$($o)* as $t] $($rest)*)
+    };
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] * $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] mul [$($out)*]
+            [$crate::__kernel_expr!(@join $k [$($acc)*] [$($o)*])] [] $($rest)*)
+    };
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] / $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] div [$($out)*]
+            [$crate::__kernel_expr!(@join $k [$($acc)*] [$($o)*])] [] $($rest)*)
+    };
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] % $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] rem [$($out)*]
+            [$crate::__kernel_expr!(@join $k [$($acc)*] [$($o)*])] [] $($rest)*)
+    };
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] $sep:tt $($rest:tt)*) => {
+        $crate::__kernel_expr!(@operand [$($w)*] first
+            [$($out)* $crate::__kernel_expr!(@join $k [$($acc)*] [$($o)*]) $sep] [] [] $($rest)*)
+    };
+    (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*]) => {
+        $($w)* ($($out)* $crate::__kernel_expr!(@join $k [$($acc)*] [$($o)*]))
+    };
+    // An operand joined to its term's left side.
+    (@join first [] [$($o:tt)*]) => {
+        $($o)*
+    };
+    (@join mul [$($acc:tt)*] [$($o:tt)*]) => {
+        $($acc)* * $($o)*
+    };
+    (@join div [$($acc:tt)*] [$($o:tt)*]) => {
+        $crate::kernel::fns::div($($acc)*, $($o)*)
+    };
+    (@join rem [$($acc:tt)*] [$($o:tt)*]) => {
+        $crate::kernel::fns::rem($($acc)*, $($o)*)
     };
 }
