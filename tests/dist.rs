@@ -524,6 +524,65 @@ fn records_and_measured_balance() {
     assert_eq!(world.records().len(), 1);
 }
 
+/// Elements per second of each member's compute over the world's records, as
+/// `Balance::Measured` is documented to weigh them (the last 16 calls that did
+/// not fail).
+fn speeds_from_records(world: &World, members: usize) -> Vec<f64> {
+    let (mut elems, mut secs) = (vec![0.0; members], vec![0.0; members]);
+    for r in world.records().iter().rev().filter(|r| !r.failed).take(16) {
+        for m in r.members.iter().filter(|m| m.len > 0) {
+            elems[m.member] += m.len as f64;
+            secs[m.member] += m.compute.as_secs_f64();
+        }
+    }
+    elems.iter().zip(&secs).map(|(e, s)| e / s).collect()
+}
+
+#[test]
+fn measured_balance_gives_a_gpu_member_and_a_cpu_member_shares_by_their_speeds() {
+    let _g = common::gpu_serial();
+    let Some(gpu) = gpu_ctx(Policy::Gpu) else {
+        eprintln!("skipped: no GPU adapter for a GPU member");
+        return;
+    };
+    let world = World::local(vec![gpu, cpu_ctx()]).unwrap();
+    let n = 1 << 20;
+    let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32).collect();
+    let d = world.scatter(&x, Balance::Even).unwrap();
+    for _ in 0..3 {
+        world.sum(&d).unwrap();
+    }
+    let speeds = speeds_from_records(&world, 2);
+    assert!(
+        speeds.iter().all(|s| s.is_finite() && *s > 0.0),
+        "{speeds:?}"
+    );
+    let m = world.rebalance(&d, Balance::Measured).unwrap();
+    assert_eq!(
+        m.to_vec().unwrap(),
+        x,
+        "rebalancing keeps the data and its order"
+    );
+    let lens = m.part_lens();
+    eprintln!("measured shares: {lens:?} from speeds {speeds:?} (elements/s; GPU member first)");
+    assert_eq!(lens.iter().sum::<usize>(), n);
+    // The GPU member's share is its speed's share of the total, to within a
+    // rounding (lavapipe and the CPU sum at different speeds, so Even would
+    // not pass: the test below checks that the shares differ).
+    let want = (n as f64 * speeds[0] / (speeds[0] + speeds[1])).round() as usize;
+    assert!(
+        lens[0].abs_diff(want) <= 1,
+        "part lengths {lens:?}, speeds {speeds:?}: want {want} for the GPU member"
+    );
+    let ratio = speeds[0].max(speeds[1]) / speeds[0].min(speeds[1]);
+    if ratio > 1.01 {
+        assert_ne!(
+            lens[0], lens[1],
+            "speeds {speeds:?} differ, so the shares must"
+        );
+    }
+}
+
 #[test]
 fn all_devices_world_works() {
     let _g = common::gpu_serial();
