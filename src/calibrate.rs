@@ -263,6 +263,15 @@ pub(crate) fn measure_split_factor(
 }
 
 /// One op's curve on `side` (whose policy is Cpu or Gpu).
+/// Waits for the GPU work of a timed run: an op whose result is a buffer
+/// returns once recorded (deferred submission), before its kernels have run.
+fn finish(side: &Context) -> Result<()> {
+    if side.policy() == Policy::Gpu {
+        side.synchronize()?;
+    }
+    Ok(())
+}
+
 fn measure_curve(side: &Context, op: Op, kernels: &Kernels) -> Result<Curve> {
     let on_gpu = side.policy() == Policy::Gpu;
     let mut points = Vec::new();
@@ -274,7 +283,10 @@ fn measure_curve(side: &Context, op: Op, kernels: &Kernels) -> Result<Curve> {
                 side.prefetch(&a)?;
                 side.prefetch(&b)?;
             }
-            let t = median_s(|| side.matmul(&a, &b, d, d, d).map(drop))?;
+            let t = median_s(|| {
+                side.matmul(&a, &b, d, d, d)?;
+                finish(side)
+            })?;
             points.push([(d * d * d) as f64, t.max(1e-9)]);
             if t > SLOW_RUN.as_secs_f64() {
                 break;
@@ -293,7 +305,10 @@ fn measure_curve(side: &Context, op: Op, kernels: &Kernels) -> Result<Curve> {
                 side.prefetch(b)?;
             }
         }
-        let t = median_s(|| run_op(side, op, &inp, kernels))?;
+        let t = median_s(|| {
+            run_op(side, op, &inp, kernels)?;
+            finish(side)
+        })?;
         points.push([n as f64, t.max(1e-9)]);
         if t > SLOW_RUN.as_secs_f64() {
             break;

@@ -181,6 +181,29 @@ fn flush_submits_without_waiting_and_synchronize_waits() {
     assert_eq!(y.to_vec().unwrap(), want[0]);
 }
 
+#[test]
+fn a_loop_that_never_reads_keeps_at_most_two_full_batches_in_flight() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs = input();
+    let x = resident(&ctx, &xs);
+    let before = ctx.stream_stats();
+    // Five full batches of one-dispatch ops, each output dropped at once.
+    let mut y = ctx.add(&x, &x).unwrap();
+    for _ in 0..5 * 256 {
+        y = ctx.add(&y, &x).unwrap();
+    }
+    let d = ctx.stream_stats().since(&before);
+    // A full batch is submitted at once; from the second on, the one before
+    // it is waited for (so the GPU's backlog, and the memory it holds, stays
+    // bounded however long the loop runs).
+    assert_eq!(d.submits, 5, "{d:?}");
+    assert_eq!(d.waits, 4, "{d:?}");
+    let want: Vec<i32> = xs.iter().map(|&v| v.wrapping_mul(5 * 256 + 2)).collect();
+    assert_eq!(y.to_vec().unwrap(), want);
+}
+
 /// Runs a chain of `len` steps, calling `fault` before step `at`; returns
 /// every intermediate buffer.
 fn chain_with(

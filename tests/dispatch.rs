@@ -117,6 +117,19 @@ fn calibration_writes_a_profile_that_new_contexts_load() {
     }
     assert!(p.gpu_fixed_s > 0.0 && p.upload.bytes_per_s > 0.0);
     assert!(p.split_factor.is_finite() && p.split_factor > 0.0);
+    // Every GPU point timed the op's kernels, not just their recording: a run
+    // submits and waits at least once, which is the fixed cost (halved for noise).
+    // Ops that defer their submission once timed at a few microseconds here,
+    // and Auto then sent sorts and matmuls of millions of elements to the GPU.
+    for op in Op::calibrated() {
+        for &[n, t] in &p.ops[op.name()].gpu.points {
+            assert!(
+                t >= 0.5 * p.gpu_fixed_s,
+                "{op} at {n}: {t} s on the GPU, under the fixed cost {} s",
+                p.gpu_fixed_s
+            );
+        }
+    }
     // The fast path's bound is where the CPU's curve crosses the fixed cost.
     let below = p.cpu_only_below_for("sum");
     assert!(below > 0.0, "{p:?}");

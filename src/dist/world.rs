@@ -436,6 +436,13 @@ impl World {
             let before = ctx.last_run();
             let t = Instant::now();
             let r = f(h, ctx);
+            // The member's GPU work belongs to its compute time: an op whose
+            // result is a buffer returns once recorded. An error here needs no
+            // handling: the outputs hold the answer (re-run on the CPU) or the
+            // error, which their reads return.
+            if r.is_ok() {
+                let _ = ctx.synchronize();
+            }
             let dt = t.elapsed();
             let after = ctx.last_run();
             (r, dt, if after != before { after } else { None })

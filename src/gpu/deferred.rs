@@ -11,7 +11,8 @@
 //! - something must run after it: any other submission on the device (a
 //!   read, an upload, a synchronous op) puts the batch first in its own
 //!   submission, so queue order is program order;
-//! - it holds [`MAX_BATCH_DISPATCHES`] dispatches;
+//! - it holds [`MAX_BATCH_DISPATCHES`] dispatches (and then the previous full
+//!   batch is waited for, so that at most two are in flight without a read);
 //! - the program calls `Context::flush` or `Context::synchronize`.
 //!
 //! A submitted batch stays in flight, its entries kept, until the device says
@@ -94,6 +95,8 @@ pub(crate) struct Queue {
     /// may hold that batch's output buffers.
     failures: AtomicU64,
     last_failure: Mutex<Option<Error>>,
+    /// The last batch that [`GpuBackend::commit`] submitted because it was full.
+    backlog: Mutex<Option<wgpu::SubmissionIndex>>,
     pub counters: Counters,
 }
 
@@ -107,6 +110,7 @@ impl Default for Queue {
             next_seq: AtomicU64::new(1),
             failures: AtomicU64::new(0),
             last_failure: Mutex::default(),
+            backlog: Mutex::default(),
             counters: Counters::default(),
         }
     }
@@ -236,7 +240,15 @@ impl GpuBackend {
             .fetch_add(1, Ordering::Relaxed);
         if full {
             // A failure is recovered inside: the batch's outputs hold the answer or the error.
-            let _ = self.submit_batch(op, Vec::new());
+            if let Ok(index) = self.submit_batch(op, Vec::new()) {
+                // The full batch before this one is waited for, so that a loop
+                // that never reads keeps at most two full batches (and their
+                // buffers) in flight while the GPU always has one to run.
+                let previous = lock(&self.deferred.backlog).replace(index);
+                if let Some(p) = previous {
+                    let _ = self.wait(op, Some(p));
+                }
+            }
         }
     }
 
