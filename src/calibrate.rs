@@ -262,7 +262,6 @@ pub(crate) fn measure_split_factor(
     Ok((t / split_seconds(m.cpu, m.gpu_moved)).clamp(0.5, 1e3))
 }
 
-/// One op's curve on `side` (whose policy is Cpu or Gpu).
 /// Waits for the GPU work of a timed run: an op whose result is a buffer
 /// returns once recorded (deferred submission), before its kernels have run.
 fn finish(side: &Context) -> Result<()> {
@@ -272,6 +271,7 @@ fn finish(side: &Context) -> Result<()> {
     Ok(())
 }
 
+/// One op's curve on `side` (whose policy is Cpu or Gpu).
 fn measure_curve(side: &Context, op: Op, kernels: &Kernels) -> Result<Curve> {
     let on_gpu = side.policy() == Policy::Gpu;
     let mut points = Vec::new();
