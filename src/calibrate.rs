@@ -264,7 +264,7 @@ pub(crate) fn measure_split_factor(
 
 /// Waits for the GPU work of a timed run: an op whose result is a buffer
 /// returns once recorded (deferred submission), before its kernels have run.
-fn finish(side: &Context) -> Result<()> {
+fn wait_for_gpu(side: &Context) -> Result<()> {
     if side.policy() == Policy::Gpu {
         side.synchronize()?;
     }
@@ -285,7 +285,7 @@ fn measure_curve(side: &Context, op: Op, kernels: &Kernels) -> Result<Curve> {
             }
             let t = median_s(|| {
                 side.matmul(&a, &b, d, d, d)?;
-                finish(side)
+                wait_for_gpu(side)
             })?;
             points.push([(d * d * d) as f64, t.max(1e-9)]);
             if t > SLOW_RUN.as_secs_f64() {
@@ -307,7 +307,7 @@ fn measure_curve(side: &Context, op: Op, kernels: &Kernels) -> Result<Curve> {
         }
         let t = median_s(|| {
             run_op(side, op, &inp, kernels)?;
-            finish(side)
+            wait_for_gpu(side)
         })?;
         points.push([n as f64, t.max(1e-9)]);
         if t > SLOW_RUN.as_secs_f64() {

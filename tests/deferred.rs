@@ -89,13 +89,20 @@ fn resident(ctx: &Context, xs: &[i32]) -> Buffer<i32> {
     x
 }
 
-#[test]
-fn a_chain_of_sixteen_resident_ops_is_one_submission() {
-    let Some(ctx) = own_context(Policy::Gpu) else {
-        return;
-    };
+/// A fresh context with `policy`, the chain's input, and that input resident
+/// on its GPU (None without a GPU).
+fn resident_chain_input(policy: Policy) -> Option<(Context, Vec<i32>, Buffer<i32>)> {
+    let ctx = own_context(policy)?;
     let xs = input();
     let x = resident(&ctx, &xs);
+    Some((ctx, xs, x))
+}
+
+#[test]
+fn a_chain_of_sixteen_resident_ops_is_one_submission() {
+    let Some((ctx, xs, x)) = resident_chain_input(Policy::Gpu) else {
+        return;
+    };
     let before = ctx.stream_stats();
     let mut y = ctx.add(&x, &x).unwrap();
     for i in 1..16 {
@@ -162,11 +169,9 @@ fn every_op_that_returns_a_value_submits_and_waits_once() {
 
 #[test]
 fn flush_submits_without_waiting_and_synchronize_waits() {
-    let Some(ctx) = own_context(Policy::Gpu) else {
+    let Some((ctx, xs, x)) = resident_chain_input(Policy::Gpu) else {
         return;
     };
-    let xs = input();
-    let x = resident(&ctx, &xs);
     let before = ctx.stream_stats();
     let y = ctx.add(&x, &x).unwrap();
     let z = ctx.mul(&y, &x).unwrap();
@@ -183,11 +188,9 @@ fn flush_submits_without_waiting_and_synchronize_waits() {
 
 #[test]
 fn a_loop_that_never_reads_keeps_at_most_two_full_batches_in_flight() {
-    let Some(ctx) = own_context(Policy::Gpu) else {
+    let Some((ctx, xs, x)) = resident_chain_input(Policy::Gpu) else {
         return;
     };
-    let xs = input();
-    let x = resident(&ctx, &xs);
     let before = ctx.stream_stats();
     // Five full batches of one-dispatch ops, each output dropped at once.
     let mut y = ctx.add(&x, &x).unwrap();
@@ -229,11 +232,9 @@ fn chain_with(
 
 #[test]
 fn a_timeout_in_the_middle_of_a_chain_reruns_the_batch_on_the_cpu_under_auto() {
-    let Some(ctx) = own_context(Policy::Auto) else {
+    let Some((ctx, xs, x)) = resident_chain_input(Policy::Auto) else {
         return;
     };
-    let xs = input();
-    let x = resident(&ctx, &xs);
     let outs = chain_with(&ctx, &x, 12, 5, |c| {
         c.simulate_gpu_fault(SimulatedFault::Timeout, 1)
     });
@@ -254,11 +255,9 @@ fn a_timeout_in_the_middle_of_a_chain_reruns_the_batch_on_the_cpu_under_auto() {
 
 #[test]
 fn a_timeout_in_the_middle_of_a_chain_is_an_error_naming_the_op_under_policy_gpu() {
-    let Some(ctx) = own_context(Policy::Gpu) else {
+    let Some((ctx, xs, x)) = resident_chain_input(Policy::Gpu) else {
         return;
     };
-    let xs = input();
-    let x = resident(&ctx, &xs);
     let outs = chain_with(&ctx, &x, 10, 4, |c| {
         c.simulate_gpu_fault(SimulatedFault::Timeout, 1)
     });

@@ -82,7 +82,8 @@ macro_rules! __kernel_expr {
         $($w)* ($($out)* $crate::__kernel_expr!(@join $k [$($acc)*] [$($pre)* $x]))
     };
     // `@next`: as the last five rules, for an operand already read (a call, a
-    // group, or Rust-only syntax).
+    // group, or Rust-only syntax). Kept apart from them so that a literal or a
+    // name, the common operand, costs one expansion step rather than two.
     (@next [$($w:tt)*] $k:tt [$($out:tt)*] [$($acc:tt)*] [$($o:tt)*] . $m:ident ($($args:tt)*) $($rest:tt)*) => {
         $crate::__kernel_expr!(@next [$($w)*] $k [$($out)*] [$($acc)*]
             [$crate::__kernel_expr!(@operand [$($o)* . $m] first [] [] [] $($args)*)] $($rest)*)
