@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::gpu::pool::Output;
 use crate::gpu::GpuBackend;
 
 /// Where a buffer's valid copies live.
@@ -28,14 +29,28 @@ pub enum Residency {
 pub(crate) struct DeviceCopy {
     pub buffer: wgpu::Buffer,
     pub gpu: Arc<GpuBackend>,
+    /// Set when `buffer` came from the device's output pool: it goes back
+    /// there when the last copy holding the lease is dropped.
+    lease: Option<Output>,
 }
 
 impl DeviceCopy {
-    /// `buffer`, on `gpu`.
+    /// `buffer`, on `gpu`: a buffer no other copy holds, or the buffer of the
+    /// copy it replaces (see [`Buffer::replace_device`]).
     pub fn new(gpu: &Arc<GpuBackend>, buffer: wgpu::Buffer) -> Self {
         DeviceCopy {
             buffer,
             gpu: gpu.clone(),
+            lease: None,
+        }
+    }
+
+    /// A pooled output buffer, on `gpu`.
+    pub fn output(gpu: &Arc<GpuBackend>, out: Output) -> Self {
+        DeviceCopy {
+            buffer: (*out).clone(),
+            gpu: gpu.clone(),
+            lease: Some(out),
         }
     }
 }
@@ -93,6 +108,11 @@ impl<T: Element> Buffer<T> {
             len: v.len(),
             state: Arc::new(Mutex::new(State::new(Some(Arc::new(v)), None))),
         }
+    }
+
+    /// A buffer of `len` elements whose only copy is the pooled `out` on `gpu`.
+    pub(crate) fn device_output(gpu: &Arc<GpuBackend>, len: usize, out: Output) -> Self {
+        Self::from_device(len, DeviceCopy::output(gpu, out))
     }
 
     /// A buffer of `len` elements whose only copy is `buffer` on `gpu`.
@@ -276,13 +296,19 @@ impl<T: Element> Buffer<T> {
             None => self.host()?,
         };
         let bytes = std::mem::size_of_val(host.as_slice()) as u64;
-        let buffer = gpu.create_storage(op, bytes)?;
-        gpu.write(op, &buffer, &host)?;
+        // The upload writes the whole buffer (an empty one is never bound).
+        let out = gpu.take_output(op, bytes)?;
+        gpu.write(op, &out, &host)?;
+        let buffer = (*out).clone();
         let mut s = self.lock();
-        s.device = Some(DeviceCopy {
-            buffer: buffer.clone(),
-            gpu: gpu.clone(),
-        });
+        // Another thread uploaded meanwhile: its copy may be bound by its op
+        // already, so it stays; ours, used by nobody, goes back to the pool.
+        if let Some(d) = &s.device {
+            if d.gpu.id == gpu.id {
+                return Ok(d.buffer.clone());
+            }
+        }
+        s.device = Some(DeviceCopy::output(gpu, out));
         Ok(buffer)
     }
 
@@ -299,10 +325,18 @@ impl<T: Element> Buffer<T> {
         pool_host(old);
     }
 
-    /// Replaces the contents with a device copy; the host copy becomes stale and is dropped.
-    pub(crate) fn replace_device(&mut self, copy: DeviceCopy) {
+    /// Replaces the contents with a device copy; the host copy becomes stale and
+    /// is dropped. A copy of the buffer the old copy held (an op that wrote it in
+    /// place) keeps the old copy's pool lease, so the buffer is not given back
+    /// to the pool while this one still uses it.
+    pub(crate) fn replace_device(&mut self, mut copy: DeviceCopy) {
         let old = {
             let mut s = self.lock();
+            if let Some(d) = s.device.take() {
+                if copy.lease.is_none() && d.buffer == copy.buffer {
+                    copy.lease = d.lease;
+                }
+            }
             s.device = Some(copy);
             s.failed = None;
             s.version += 1;

@@ -359,6 +359,23 @@ impl Context {
         crate::host_pool::stats()
     }
 
+    /// Frees the idle GPU buffers this context's device keeps for reuse by op
+    /// outputs (the device pool, see `ContextBuilder::device_pool_bytes`);
+    /// returns the bytes freed. Buffers in use are not touched. 0 without a GPU.
+    pub fn release_device_memory(&self) -> u64 {
+        self.shared.current().map_or(0, |g| g.outputs.release())
+    }
+
+    /// What the device output pool holds and how often op outputs reused its
+    /// buffers (all zero without a GPU; counted afresh when a lost device is
+    /// rebuilt).
+    pub fn device_pool_stats(&self) -> crate::DevicePoolStats {
+        self.shared
+            .current()
+            .map(|g| g.outputs.stats())
+            .unwrap_or_default()
+    }
+
     /// A buffer that takes ownership of `v` without copying.
     ///
     /// # Errors

@@ -48,6 +48,7 @@ pub use dispatch::profile::Profile;
 pub use dispatch::{Op, Reason, RunRecord, Side};
 pub use element::{Element, ScalarType};
 pub use error::{Error, ErrorKind, Result};
+pub use gpu::pool::DevicePoolStats;
 pub use gpu::{list_adapters, AdapterSummary, GpuInfo};
 pub use host_pool::HostPoolStats;
 pub use kernel::MapKernel;

@@ -130,6 +130,17 @@ impl ContextBuilder {
         self
     }
 
+    /// Bounds the idle GPU memory that the device keeps for reuse by op outputs
+    /// (default 256 MiB; 0 turns the pool off). A dropped output's buffer is
+    /// kept and handed to the next output of the same size, so a loop over
+    /// device data neither creates buffers nor has wgpu zero-fill them; the
+    /// buffers returned longest ago are freed past the bound, and all on
+    /// [`Context::release_device_memory`] or when the device's memory runs out.
+    pub fn device_pool_bytes(mut self, bytes: u64) -> Self {
+        self.gpu.device_pool_bytes = Some(bytes);
+        self
+    }
+
     /// Builds the context. With Auto, Gpu or Split it opens the best GPU adapter
     /// now, and with Auto or Split it loads this machine's profile.
     ///

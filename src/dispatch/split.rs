@@ -68,7 +68,7 @@ pub(crate) fn split_elementwise<T: Element>(
     op: &'static str,
     inputs: &[&[T]],
     cut: usize,
-    gpu_part: impl FnOnce(&[wgpu::Buffer]) -> Result<wgpu::Buffer>,
+    gpu_part: impl FnOnce(&[wgpu::Buffer]) -> Result<crate::gpu::pool::Output>,
     cpu_part: impl FnOnce(&[&[T]]) -> Vec<T> + Send,
 ) -> Result<Buffer<T>> {
     let (mut head, tail) = split_parts(

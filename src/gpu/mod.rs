@@ -12,6 +12,7 @@ pub use adapters::{list_adapters, AdapterSummary};
 use adapters::{new_instance, sort_adapters};
 mod gate;
 mod pipelines;
+pub(crate) mod pool;
 pub mod shader;
 pub(crate) mod stream;
 mod transfer;
@@ -65,6 +66,8 @@ pub(crate) struct GpuOptions {
     pub disable_subgroups: bool,
     /// The adapter to open, by its place in the sorted list; None: the best.
     pub adapter_index: Option<usize>,
+    /// The bound on the device output pool's idle bytes; None: the default.
+    pub device_pool_bytes: Option<u64>,
 }
 
 /// The smallest storage-binding and buffer-size caps a context takes
@@ -116,6 +119,8 @@ pub(crate) struct GpuBackend {
     gate: gate::GlGate,
     /// The open batch of deferred ops and the batches in flight.
     pub(crate) deferred: deferred::Queue,
+    /// Buffers of dropped outputs, for the next output of their size.
+    pub(crate) outputs: Arc<pool::DevicePool>,
 }
 
 impl GpuBackend {
@@ -252,6 +257,9 @@ impl GpuBackend {
             one_offs: std::sync::atomic::AtomicU64::new(0),
             gate: gate::GlGate::new(ainfo.backend),
             deferred: deferred::Queue::default(),
+            outputs: pool::DevicePool::new(
+                opts.device_pool_bytes.unwrap_or(pool::DEFAULT_LIMIT_BYTES),
+            ),
         }))
     }
 
@@ -466,6 +474,25 @@ impl GpuBackend {
                 mapped_at_creation: false,
             }))
         })
+    }
+
+    /// A buffer for an op output of `bytes` bytes that the op's kernels write
+    /// in full before anything reads it: an idle one of the same size from the
+    /// device's pool (holding an earlier output's values), else a fresh one.
+    /// See [`pool`] for why reuse is safe.
+    pub fn take_output(&self, op: &'static str, bytes: u64) -> Result<pool::Output> {
+        let size = bytes.max(4).next_multiple_of(4);
+        if let Some(b) = self.outputs.take(size) {
+            return Ok(pool::Output::new(b, &self.outputs));
+        }
+        let b = match self.create_storage(op, size) {
+            Err(Error::OutOfMemory { .. }) if self.outputs.release() > 0 => {
+                self.create_storage(op, size)?
+            }
+            r => r?,
+        };
+        self.outputs.count_created();
+        Ok(pool::Output::new(b, &self.outputs))
     }
 
     /// A uniform buffer holding `blocks`, each at its own aligned offset; returns

@@ -140,6 +140,12 @@ impl<'g> Stream<'g> {
         self.gpu.create_storage(self.op, bytes)
     }
 
+    /// A device buffer for an output of this op that its kernels write in
+    /// full (see [`GpuBackend::take_output`]): pooled, not zero-filled.
+    pub fn output(&self, bytes: u64) -> Result<super::pool::Output> {
+        self.gpu.take_output(self.op, bytes)
+    }
+
     /// Records a dispatch of a built-in kernel: binding 0 is `params`, then
     /// `storage` in binding order; `groups` workgroups (folded into a 2-D grid
     /// past the per-dimension limit).

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::element::Element;
 use crate::element::ScalarType;
 use crate::error::Result;
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{Binding, Variant, WORKGROUP_SIZE};
 use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -216,12 +217,12 @@ pub(crate) fn map<T: Element>(
     inputs: &[wgpu::Buffer],
     n: usize,
     params: &[T],
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let size = std::mem::size_of::<T>();
     let bindings = bindings(inputs.len());
     let pipeline = gpu.pipeline_generated(id, name, T::SCALAR, source, &bindings, "map_main")?;
     let mut s = Stream::new(gpu, "map");
-    let out = s.buffer((n * size) as u64)?;
+    let out = s.output((n * size) as u64)?;
     for w in gpu.windows(n, size) {
         let mut b = vec![Bind::Uniform(meta(w.1 as u64, 0, 0, params))];
         b.extend(inputs.iter().map(|x| Bind::elems(x, w, size)));

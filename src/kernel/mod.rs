@@ -308,7 +308,7 @@ impl Context {
                     n,
                     &params,
                 )?;
-                Ok(Buffer::device_only(g, n, out))
+                Ok(Buffer::device_output(g, n, out))
             },
             |g, cut| {
                 let hosts = host_copies(&inputs)?;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32, WORKGROUP_SIZE};
 use crate::gpu::stream::{cut, Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -38,7 +39,7 @@ pub(crate) fn adjacent_difference<T: Element>(
     gpu: &Arc<GpuBackend>,
     x: &wgpu::Buffer,
     n: usize,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let align = (gpu.storage_align() / 4) as usize;
     let full = gpu.window_elems(4);
     if full < 2 * align {
@@ -49,7 +50,7 @@ pub(crate) fn adjacent_difference<T: Element>(
         });
     }
     let mut s = Stream::new(gpu, "adjacent_difference");
-    let out = s.buffer((n * 4) as u64)?;
+    let out = s.output((n * 4) as u64)?;
     let pipeline = gpu.pipeline(&ADJACENT_DIFFERENCE, "adjacent_difference", T::SCALAR)?;
     // Output windows one alignment unit short of a binding: x's window, which
     // starts one unit earlier, still fits.

@@ -42,7 +42,7 @@ impl Context {
             move || Ok(Buffer::from_host(cpu::adjacent_difference(&sx.host()?))),
             |g| {
                 let out = gpu::adjacent_difference::<T>(g, &x.device(g, op)?, n)?;
-                Ok(Buffer::device_only(g, n, out))
+                Ok(Buffer::device_output(g, n, out))
             },
         )
     }

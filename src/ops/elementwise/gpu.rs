@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::element::Element;
 use crate::element::ScalarType;
 use crate::error::Result;
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{Binding, KernelSpec, ALL_SCALARS};
 use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -75,10 +76,10 @@ pub(crate) fn binary<T: Element>(
     b: &wgpu::Buffer,
     n: usize,
     alpha: T,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let size = std::mem::size_of::<T>();
     let mut s = Stream::new(gpu, op);
-    let out = s.buffer((n * size) as u64)?;
+    let out = s.output((n * size) as u64)?;
     let pipeline = gpu.pipeline(&ELEMENTWISE, entry, T::SCALAR)?;
     s.per_window(&pipeline, n, size, |w| {
         let storage = vec![

@@ -36,7 +36,7 @@ impl Context {
             |g| {
                 let (da, db) = (a.device(g, op)?, b.device(g, op)?);
                 let out = gpu::binary(g, op, entry, &da, &db, a.len(), alpha)?;
-                Ok(Buffer::from_device(a.len(), DeviceCopy::new(g, out)))
+                Ok(Buffer::device_output(g, a.len(), out))
             },
             |g, cut| {
                 let (ha, hb) = (a.host()?, b.host()?);
@@ -102,7 +102,7 @@ impl Context {
             |g| {
                 let dx = x.device(g, op)?;
                 let out = gpu::binary(g, op, "scale", &dx, &dx, x.len(), alpha)?;
-                Ok(Buffer::from_device(x.len(), DeviceCopy::new(g, out)))
+                Ok(Buffer::device_output(g, x.len(), out))
             },
             |g, cut| {
                 let hx = x.host()?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
 use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -99,7 +100,7 @@ pub(crate) fn gather<T: Element>(
     src_len: usize,
     idx: &wgpu::Buffer,
     n: usize,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let op = "gather";
     if !fits::<T>(gpu, src_len) {
         return Err(too_big::<T>(
@@ -111,7 +112,7 @@ pub(crate) fn gather<T: Element>(
     let size = std::mem::size_of::<T>();
     let pipeline = gpu.pipeline(&GATHER, "gather", T::SCALAR)?;
     let mut s = Stream::new(gpu, op);
-    let out = s.buffer((n * size) as u64)?;
+    let out = s.output((n * size) as u64)?;
     let flag = s.buffer(4)?;
     s.per_window(&pipeline, n, size.max(4), |w| {
         let params = GatherParams {

@@ -81,7 +81,7 @@ impl Context {
             |g| {
                 let out =
                     gpu::gather::<T>(g, &src.device(g, op)?, src.len(), &idx.device(g, op)?, n)?;
-                Ok(Buffer::device_only(g, n, out))
+                Ok(Buffer::device_output(g, n, out))
             },
         )
     }

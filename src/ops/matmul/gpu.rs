@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::element::{Element, ScalarType};
 use crate::error::{Error, Result};
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{params_of, Binding, KernelSpec, ALL_SCALARS};
 use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -125,7 +126,7 @@ pub(crate) fn matmul(
     m: usize,
     k: usize,
     n: usize,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let op = "matmul";
     let (m, k, n) = (m as u64, k as u64, n as u64);
     let w = Windows::new(gpu, 4);
@@ -148,7 +149,12 @@ pub(crate) fn matmul(
     }
     let pipeline = gpu.pipeline(&MATMUL, "matmul", ScalarType::F32)?;
     let mut s = Stream::new(gpu, op);
-    let c = s.buffer(m * n * 4)?;
+    // With k = 0 no pass writes C (the dispatcher answers that on the host):
+    // then only a fresh, zero-filled buffer is right, not a pooled one.
+    let c = match k {
+        0 => Output::new(s.buffer(m * n * 4)?, &gpu.outputs),
+        _ => s.output(m * n * 4)?,
+    };
     let tiles_n = n.div_ceil(MM_BLOCK);
     for r0 in (0..m).step_by(band as usize) {
         let rows = band.min(m - r0);
@@ -192,7 +198,7 @@ pub(crate) fn transpose<T: Element>(
     a: &wgpu::Buffer,
     rows: usize,
     cols: usize,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let op = "transpose";
     let size = std::mem::size_of::<T>();
     let (rows, cols) = (rows as u64, cols as u64);
@@ -210,7 +216,7 @@ pub(crate) fn transpose<T: Element>(
     }
     let pipeline = gpu.pipeline(&TRANSPOSE, "transpose", T::SCALAR)?;
     let mut s = Stream::new(gpu, op);
-    let out = s.buffer(rows * cols * size as u64)?;
+    let out = s.output(rows * cols * size as u64)?;
     let len = (rows * cols) as usize;
     for r0 in (0..rows).step_by(rband as usize) {
         let r_count = rband.min(rows - r0);

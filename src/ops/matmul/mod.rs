@@ -111,7 +111,7 @@ impl Context {
             |g| {
                 let (da, db) = (a.device(g, op)?, b.device(g, op)?);
                 let out = gpu::matmul(g, &da, &db, m, k, n)?;
-                Ok(Buffer::device_only(g, mn, out))
+                Ok(Buffer::device_output(g, mn, out))
             },
         )
     }
@@ -143,7 +143,7 @@ impl Context {
             |g| {
                 let da = a.device(g, op)?;
                 let out = gpu::transpose::<T>(g, &da, rows, cols)?;
-                Ok(Buffer::device_only(g, len, out))
+                Ok(Buffer::device_output(g, len, out))
             },
         )
     }

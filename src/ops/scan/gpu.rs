@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{params_of, Binding, KernelSpec, ALL_SCALARS, WORKGROUP_SIZE};
 use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -111,9 +112,9 @@ pub(crate) fn scan<T: Element>(
     x: &wgpu::Buffer,
     n: usize,
     exclusive: bool,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let mut s = Stream::new(gpu, op);
-    let out = s.buffer((n * std::mem::size_of::<T>()) as u64)?;
+    let out = s.output((n * std::mem::size_of::<T>()) as u64)?;
     record_scan::<T>(&mut s, x, &out, n, exclusive)?;
     s.submit()?;
     Ok(out)

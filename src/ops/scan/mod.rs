@@ -24,7 +24,7 @@
 pub mod cpu;
 pub(crate) mod gpu;
 
-use crate::buffer::{Buffer, DeviceCopy};
+use crate::buffer::Buffer;
 use crate::dispatch;
 use crate::dispatch::Op;
 use crate::element::Element;
@@ -50,7 +50,7 @@ impl Context {
             },
             |g| {
                 let out = gpu::scan::<T>(g, op, &x.device(g, op)?, x.len(), exclusive)?;
-                Ok(Buffer::from_device(x.len(), DeviceCopy::new(g, out)))
+                Ok(Buffer::device_output(g, x.len(), out))
             },
         )
     }

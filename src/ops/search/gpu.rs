@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
 use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -52,7 +53,7 @@ pub(crate) fn search<T: Element>(
     queries: &wgpu::Buffer,
     n_q: usize,
     upper: bool,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     if !fits(gpu, n_s) {
         return Err(Error::LimitExceeded {
             what: "a search's sorted buffer (one storage binding)",
@@ -62,7 +63,7 @@ pub(crate) fn search<T: Element>(
     }
     let pipeline = gpu.pipeline(&SEARCH, "search", T::SCALAR)?;
     let mut s = Stream::new(gpu, op);
-    let out = s.buffer((n_q * 4) as u64)?;
+    let out = s.output((n_q * 4) as u64)?;
     s.per_window(&pipeline, n_q, 4, |w| {
         let params = SearchParams {
             n_q: w.1 as u32,

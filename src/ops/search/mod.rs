@@ -108,7 +108,7 @@ impl Context {
             |g| {
                 let (ds, dq) = (sorted.device(g, op)?, queries.device(g, op)?);
                 let out = gpu::search::<T>(g, op, &ds, n_s, &dq, n_q, upper)?;
-                Ok(Buffer::device_only(g, n_q, out))
+                Ok(Buffer::device_output(g, n_q, out))
             },
         )
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Result;
+use crate::gpu::pool::Output;
 use crate::gpu::shader::{params_of, Binding, KernelSpec, SCALARS_32};
 use crate::gpu::stream::{Bind, Stream};
 use crate::gpu::GpuBackend;
@@ -39,9 +40,9 @@ pub(crate) fn sequence<T: Element>(
     n: usize,
     start: T,
     step: T,
-) -> Result<wgpu::Buffer> {
+) -> Result<Output> {
     let mut s = Stream::new(gpu, "sequence");
-    let out = s.buffer((n * 4) as u64)?;
+    let out = s.output((n * 4) as u64)?;
     let pipeline = gpu.pipeline(&SEQUENCE, "sequence", T::SCALAR)?;
     let bits = |v: T| -> u32 { bytemuck::cast_slice::<T, u32>(std::slice::from_ref(&v))[0] };
     s.per_window(&pipeline, n, 4, |w| {

@@ -46,7 +46,7 @@ impl Context {
             || Ok(Buffer::from_host(cpu::sequence(n, start, step))),
             |g| {
                 let out = gpu::sequence(g, n, start, step)?;
-                Ok(Buffer::device_only(g, n, out))
+                Ok(Buffer::device_output(g, n, out))
             },
         )
     }

@@ -87,8 +87,14 @@ impl Context {
                 let (dk, dv) = (keys.device(g, op)?, values.device(g, op)?);
                 let (k, v) = gpu::sort::<K>(g, op, &dk, Some(&dv), n)?;
                 let copy = |buffer| DeviceCopy::new(g, buffer);
-                // Some: values were given.
-                let v = v.unwrap_or(dv);
+                // Values were given, so the sort returns their sorted copy (never
+                // `dv` itself: two buffers must not share one device copy).
+                let Some(v) = v else {
+                    return Err(crate::Error::Gpu {
+                        op,
+                        message: "internal error: the GPU sort returned no values".into(),
+                    });
+                };
                 Ok((
                     Buffer::from_device(n, copy(k)),
                     Buffer::from_device(n, copy(v)),
