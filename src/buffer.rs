@@ -307,6 +307,11 @@ impl<T: Element> Buffer<T> {
             if d.gpu.id == gpu.id {
                 return Ok(d.buffer.clone());
             }
+            // A copy on another device, replaced under `&self`: an op on that
+            // device may be recording with it now, so it must not be reused.
+            if let Some(lease) = &d.lease {
+                lease.retire();
+            }
         }
         s.device = Some(DeviceCopy::output(gpu, out));
         Ok(buffer)

@@ -207,3 +207,30 @@ fn the_pool_keeps_no_more_than_its_bound() {
     assert_eq!(s.held_buffers, 4, "{s:?}");
     assert!(s.freed >= 6, "{s:?}");
 }
+
+/// A buffer moved to a second device while it lived on a first: the first
+/// copy is dropped under `&Buffer`, where another thread's op on the first
+/// device may still be recording with it, so its buffer is freed, never
+/// handed out again.
+#[test]
+fn a_copy_replaced_by_another_devices_upload_is_not_reused() {
+    let (Some(one), Some(two)) = (gpu_context(None), gpu_context(None)) else {
+        return;
+    };
+    let (a, b) = (ramp(6), ramp(7));
+    let sum: Vec<u32> = a.iter().zip(&b).map(|(x, y)| x.wrapping_add(*y)).collect();
+    let x = one
+        .add(&one.upload(&a).unwrap(), &one.upload(&b).unwrap())
+        .unwrap();
+    let returned = one.device_pool_stats().returned;
+    // `x` lives on device one only; `two` reads it back and uploads it.
+    let doubled = two.add(&x, &x).unwrap();
+    assert_eq!(
+        one.device_pool_stats().returned,
+        returned,
+        "device one's copy went back to its pool while `x` was shared"
+    );
+    let want: Vec<u32> = sum.iter().map(|v| v.wrapping_mul(2)).collect();
+    same(&doubled.to_vec().unwrap(), &want, "on device two");
+    same(&x.to_vec().unwrap(), &sum, "x");
+}

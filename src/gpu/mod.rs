@@ -287,11 +287,12 @@ impl GpuBackend {
             .and_then(|t| t.map(|t| t.elapsed()))
     }
 
-    /// Frees what tandem caches on the device (pooled staging buffers), before
-    /// an out-of-memory failure is retried.
+    /// Frees what tandem caches on the device (pooled staging and output
+    /// buffers), before an out-of-memory failure is retried.
     pub fn free_cached_memory(&self) {
         let _gate = self.gate();
         self.staging.clear();
+        self.outputs.release();
         self.poll_once();
     }
 
@@ -487,6 +488,7 @@ impl GpuBackend {
         }
         let b = match self.create_storage(op, size) {
             Err(Error::OutOfMemory { .. }) if self.outputs.release() > 0 => {
+                self.poll_once(); // lets wgpu free what was released
                 self.create_storage(op, size)?
             }
             r => r?,

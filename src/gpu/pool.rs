@@ -19,7 +19,9 @@
 //!   entries hold them until their batch completes), so the next op to take it
 //!   runs after them on the one queue. A copy made around the same buffer (an
 //!   in-place op such as `fill` or `scatter`) inherits the lease (see
-//!   `Buffer::replace_device`).
+//!   `Buffer::replace_device`). The one copy dropped while an op may still
+//!   hold its buffer, a copy on another device that an upload replaces under
+//!   `&Buffer`, is retired: freed, never reused.
 //! - **Written in queue order only**: by kernels and copies recorded after the
 //!   take, never by `Queue::write_buffer`, which runs before the commands
 //!   still waiting in the open batch, some of which may read the old contents.
@@ -34,7 +36,7 @@
 //!   it retries once.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The default bound on the idle bytes kept per device: 256 MiB, four outputs
@@ -165,11 +167,15 @@ impl DevicePool {
 struct Lease {
     buffer: wgpu::Buffer,
     pool: Arc<DevicePool>,
+    /// Set by [`Output::retire`]: the buffer is freed, not given back.
+    retired: AtomicBool,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.pool.give(self.buffer.clone());
+        if !self.retired.load(Ordering::Acquire) {
+            self.pool.give(self.buffer.clone());
+        }
     }
 }
 
@@ -184,7 +190,14 @@ impl Output {
         Output(Arc::new(Lease {
             buffer,
             pool: pool.clone(),
+            retired: AtomicBool::new(false),
         }))
+    }
+
+    /// The buffer is never given back to the pool: for a copy dropped while
+    /// an op may still be recording with the buffer (see `Buffer::device`).
+    pub fn retire(&self) {
+        self.0.retired.store(true, Ordering::Release);
     }
 }
 
