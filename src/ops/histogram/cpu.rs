@@ -152,6 +152,9 @@ struct FastF32 {
     exact: bool,
 }
 
+/// Elements per block of [`FastF32::count_exact`]: their bins fit in L1 beside the input.
+const BLOCK: usize = 2048;
+
 /// A bin's lower edge and its count, side by side.
 #[derive(Clone, Copy)]
 struct Slot {
@@ -169,39 +172,60 @@ fn unkey_f32(k: u32) -> f32 {
 }
 
 impl FastF32 {
-    /// [`FastF32::count_seq`] when the guess is the bin: the plain loop.
+    /// [`FastF32::count_seq`] when the guess is the bin. Two passes per block
+    /// of [`BLOCK`] elements: the first computes every element's bin (or
+    /// `bins`, a sink, when out of range or NaN) with no branch, so it runs in
+    /// SIMD lanes; the second only increments. The plain loop, which mixes
+    /// both, ran about 1.5x slower on one core.
     fn count_exact(&self, x: &[f32], counts: &mut [u32]) {
-        let (bins, lo, hi) = (self.bins, self.lo, self.hi);
-        if bins > 4096 {
-            for &v in x {
-                if v >= lo && v < hi {
-                    let g = self.guess(v);
-                    counts[g] = counts[g].wrapping_add(1);
+        let bins = self.bins;
+        // Four interleaved sub-histograms for few bins: equal neighbours hit
+        // different counters. Many bins: one, to stay in cache.
+        let lanes = if bins <= 4096 { 4 } else { 1 };
+        let stride = bins + 1;
+        let mut hist = vec![0u32; lanes * stride];
+        let mut idx = [0u32; BLOCK];
+        for block in x.chunks(BLOCK) {
+            let idx = &mut idx[..block.len()];
+            self.bins_of(block, idx);
+            if lanes == 1 {
+                for &i in idx.iter() {
+                    let c = &mut hist[i as usize];
+                    *c = c.wrapping_add(1);
+                }
+                continue;
+            }
+            let mut quads = idx.chunks_exact(4);
+            for q in &mut quads {
+                for (l, &i) in q.iter().enumerate() {
+                    let c = &mut hist[l * stride + i as usize];
+                    *c = c.wrapping_add(1);
                 }
             }
-            return;
-        }
-        // Four interleaved sub-histograms: equal neighbours hit different counters.
-        let mut lanes = vec![0u32; 4 * bins];
-        let mut quads = x.chunks_exact(4);
-        for q in &mut quads {
-            for (lane, &v) in lanes.chunks_exact_mut(bins).zip(q) {
-                if v >= lo && v < hi {
-                    let g = self.guess(v);
-                    lane[g] = lane[g].wrapping_add(1);
-                }
+            for &i in quads.remainder() {
+                let c = &mut hist[i as usize];
+                *c = c.wrapping_add(1);
             }
         }
-        for &v in quads.remainder() {
-            if v >= lo && v < hi {
-                let g = self.guess(v);
-                lanes[g] = lanes[g].wrapping_add(1);
-            }
-        }
-        for lane in lanes.chunks_exact(bins) {
-            for (c, &l) in counts.iter_mut().zip(lane) {
+        for lane in hist.chunks_exact(stride) {
+            for (c, &l) in counts.iter_mut().zip(&lane[..bins]) {
                 *c = c.wrapping_add(l);
             }
+        }
+    }
+
+    /// `out[j]` = the guess for `x[j]` when it is in range, else `bins`.
+    /// For `x` in range, `(x - lo) * scale` lies in `[0, bins]` (bins <= 2^24,
+    /// so `bins - 1` is exact in f32): clamping it to `bins - 1` before the
+    /// conversion gives `min(floor(..), bins - 1)`, [`FastF32::guess`].
+    #[inline(always)]
+    fn bins_of(&self, x: &[f32], out: &mut [u32]) {
+        let (lo, hi, scale) = (self.lo, self.hi, self.scale);
+        let top = (self.bins - 1) as f32;
+        let sink = self.bins as u32;
+        for (o, &v) in out.iter_mut().zip(x) {
+            let g = ((v - lo) * scale).clamp(0.0, top) as i32 as u32;
+            *o = if v >= lo && v < hi { g } else { sink };
         }
     }
 
