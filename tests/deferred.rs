@@ -167,6 +167,56 @@ fn every_op_that_returns_a_value_submits_and_waits_once() {
     }
 }
 
+/// `compact`, `compact_if` and `count_if` on an input in one binding window:
+/// one submission and one wait each (the output is sized for every element and
+/// scattered into in the submission that reads the count back), right answers,
+/// including nothing kept and everything kept.
+#[test]
+fn the_compact_family_submits_and_waits_once() {
+    let Some(ctx) = own_context(Policy::Gpu) else {
+        return;
+    };
+    let xs: Vec<i32> = (0..70_000).map(|i| (i * 7919) % 1013 - 500).collect();
+    let mask: Vec<u32> = (0..70_000u32).map(|i| (i % 3 == 0) as u32).collect();
+    let (x, m) = (ctx.upload(&xs).unwrap(), ctx.upload(&mask).unwrap());
+    ctx.prefetch(&x).unwrap();
+    ctx.prefetch(&m).unwrap();
+    let kept_by_mask: Vec<i32> = xs
+        .iter()
+        .zip(&mask)
+        .filter(|(_, &k)| k != 0)
+        .map(|(&v, _)| v)
+        .collect();
+    for value in [-1_000, 0, 1_000] {
+        let kept: Vec<i32> = xs.iter().copied().filter(|&v| v > value).collect();
+        for round in 0..2 {
+            // The first round compiles the shaders; the second is counted.
+            ctx.synchronize().unwrap();
+            let before = ctx.stream_stats();
+            let got = ctx.compact_if(&x, tandem::Compare::Gt, value).unwrap();
+            let d = ctx.stream_stats().since(&before);
+            assert_eq!(got.len(), kept.len(), "compact_if > {value}");
+            if round == 1 {
+                assert_eq!((d.submits, d.waits), (1, 1), "compact_if > {value}: {d:?}");
+            }
+            assert_eq!(got.to_vec().unwrap(), kept, "compact_if > {value}");
+            let before = ctx.stream_stats();
+            let count = ctx.count_if(&x, tandem::Compare::Gt, value).unwrap();
+            let d = ctx.stream_stats().since(&before);
+            assert_eq!(count, kept.len(), "count_if > {value}");
+            if round == 1 {
+                assert_eq!((d.submits, d.waits), (1, 1), "count_if > {value}: {d:?}");
+            }
+        }
+    }
+    ctx.synchronize().unwrap();
+    let before = ctx.stream_stats();
+    let got = ctx.compact(&x, &m).unwrap();
+    let d = ctx.stream_stats().since(&before);
+    assert_eq!((d.submits, d.waits), (1, 1), "compact: {d:?}");
+    assert_eq!(got.to_vec().unwrap(), kept_by_mask);
+}
+
 #[test]
 fn flush_submits_without_waiting_and_synchronize_waits() {
     let Some((ctx, xs, x)) = resident_chain_input(Policy::Gpu) else {

@@ -1,11 +1,18 @@
 //! Launches of `shaders/compact.wgsl`, built on the scan of `ops::scan`.
 //!
-//! Submission one: `count_tiles` counts the kept elements of each tile (per
-//! binding window), the tile counts are scanned (exclusive, `scan.wgsl` on
-//! u32), and the offsets where each window's output starts, with the total, are
-//! copied into a small buffer that is read back. Then the output is allocated
-//! (the total is now known) and submission two runs `scatter_tiles`, one window
-//! at a time, each binding the part of the output its elements go to.
+//! `count_tiles` counts the kept elements of each tile (per binding window),
+//! the tile counts are scanned (exclusive, `scan.wgsl` on u32), and
+//! `scatter_tiles` writes each kept element to its place.
+//!
+//! - **Input in one binding window** (the common case): one submission and one
+//!   wait. The output is allocated for every element (as CUB's `DeviceSelect`
+//!   asks of its caller), bound whole, and scattered into in the same
+//!   submission that reads back the total; the result's length is the total,
+//!   its device buffer keeps the input's size until it is dropped.
+//! - **Several windows**: submission one also copies where each window's
+//!   output starts into a small buffer that is read back; then the output is
+//!   allocated for the total, and submission two scatters one window at a
+//!   time, each binding the part of the output its elements go to.
 
 use std::sync::Arc;
 
@@ -179,6 +186,50 @@ fn count<T: Element>(
     })
 }
 
+/// [`compact`] when the input fits one binding window: count, scan, scatter
+/// into an output of `n` elements and read the total back, in one submission.
+fn compact_one_window<T: Element>(
+    gpu: &Arc<GpuBackend>,
+    op: &'static str,
+    x: &wgpu::Buffer,
+    keep: &Keep<'_, T>,
+    n: usize,
+) -> Result<Option<(wgpu::Buffer, usize)>> {
+    let w = (0, n);
+    let m = n.div_ceil(TILE);
+    let mut s = Stream::new(gpu, op);
+    let counts = s.buffer((m * 4) as u64)?;
+    let offsets = s.buffer((m * 4) as u64)?;
+    let marks = s.buffer(8)?;
+    // Only the first `total` elements are written; nothing reads past them.
+    let out = s.buffer((n * 4) as u64)?;
+    let count_tiles = gpu.pipeline(&COMPACT, "count_tiles", T::SCALAR)?;
+    let scatter_tiles = gpu.pipeline(&COMPACT, "scatter_tiles", T::SCALAR)?;
+    let slots = [
+        Bind::elems(x, w, 4),
+        mask(keep, w),
+        Bind::Unused,
+        Bind::elems(&counts, (0, m), 4),
+        Bind::UnusedWritable,
+    ];
+    s.kernel(&count_tiles, &params(keep, n, m, 0, 0), slots, m as u64);
+    record_scan::<u32>(&mut s, &counts, &offsets, m, true)?;
+    let slots = [
+        Bind::elems(x, w, 4),
+        mask(keep, w),
+        Bind::elems(&offsets, (0, m), 4),
+        Bind::UnusedWritable,
+        Bind::elems(&out, w, 4),
+    ];
+    s.kernel(&scatter_tiles, &params(keep, n, m, 0, 0), slots, m as u64);
+    let last = ((m - 1) * 4) as u64;
+    s.copy(&offsets, last, &marks, 0, 4);
+    s.copy(&counts, last, &marks, 4, 4);
+    let t = s.read::<u32>(&marks, 0, 2)?;
+    let total = t[0].wrapping_add(t[1]) as usize;
+    Ok((total > 0).then_some((out, total)))
+}
+
 /// The number of the `n` elements of `x` that `keep` keeps. `n` must be at least 1.
 pub(crate) fn count_kept<T: Element>(
     gpu: &Arc<GpuBackend>,
@@ -200,6 +251,9 @@ pub(crate) fn compact<T: Element>(
     keep: &Keep<'_, T>,
     n: usize,
 ) -> Result<Option<(wgpu::Buffer, usize)>> {
+    if windows(gpu, n)?.len() == 1 {
+        return compact_one_window(gpu, op, x, keep, n);
+    }
     let c = count(gpu, op, x, keep, n)?;
     let total = c.starts.last().copied().unwrap_or(0) as usize;
     if total == 0 {
