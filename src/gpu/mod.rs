@@ -477,26 +477,6 @@ impl GpuBackend {
         })
     }
 
-    /// A buffer for an op output of `bytes` bytes that the op's kernels write
-    /// in full before anything reads it: an idle one of the same size from the
-    /// device's pool (holding an earlier output's values), else a fresh one.
-    /// See [`pool`] for why reuse is safe.
-    pub fn take_output(&self, op: &'static str, bytes: u64) -> Result<pool::Output> {
-        let size = bytes.max(4).next_multiple_of(4);
-        if let Some(b) = self.outputs.take(size) {
-            return Ok(pool::Output::new(b, &self.outputs));
-        }
-        let b = match self.create_storage(op, size) {
-            Err(Error::OutOfMemory { .. }) if self.outputs.release() > 0 => {
-                self.poll_once(); // lets wgpu free what was released
-                self.create_storage(op, size)?
-            }
-            r => r?,
-        };
-        self.outputs.count_created();
-        Ok(pool::Output::new(b, &self.outputs))
-    }
-
     /// A uniform buffer holding `blocks`, each at its own aligned offset; returns
     /// the buffer and the stride between blocks.
     pub fn create_uniforms(

@@ -39,6 +39,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::GpuBackend;
+use crate::error::{Error, Result};
+
 /// The default bound on the idle bytes kept per device: 256 MiB, four outputs
 /// of 2^24 f32 elements.
 pub const DEFAULT_LIMIT_BYTES: u64 = 256 << 20;
@@ -161,6 +164,28 @@ impl DevicePool {
             returned: self.returned.load(Ordering::Relaxed),
             freed: self.freed.load(Ordering::Relaxed),
         }
+    }
+}
+
+impl GpuBackend {
+    /// A buffer for an op output of `bytes` bytes that the op's kernels write
+    /// in full before anything reads it: an idle one of the same size from the
+    /// device's pool (holding an earlier output's values), else a fresh one.
+    /// See the module docs for why reuse is safe.
+    pub fn take_output(&self, op: &'static str, bytes: u64) -> Result<Output> {
+        let size = bytes.max(4).next_multiple_of(4);
+        if let Some(b) = self.outputs.take(size) {
+            return Ok(Output::new(b, &self.outputs));
+        }
+        let b = match self.create_storage(op, size) {
+            Err(Error::OutOfMemory { .. }) if self.outputs.release() > 0 => {
+                self.poll_once(); // lets wgpu free what was released
+                self.create_storage(op, size)?
+            }
+            r => r?,
+        };
+        self.outputs.count_created();
+        Ok(Output::new(b, &self.outputs))
     }
 }
 
