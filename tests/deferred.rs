@@ -408,3 +408,55 @@ fn many_threads_chain_ops_on_one_context() {
         });
     });
 }
+
+#[test]
+fn deferred_ops_get_their_gpu_time_once_their_batch_finished() {
+    if common::gpu().is_none() {
+        return;
+    }
+    // Off, and on for every adapter with the feature (software ones too: the
+    // default times hardware GPUs only).
+    for on in [false, true] {
+        let b = Context::builder().policy(Policy::Gpu).without_profile();
+        let ctx = b.gpu_timestamps(on).build().unwrap();
+        let timed = on && ctx.gpu_info().unwrap().timestamps;
+        let xs = input();
+        let x = resident(&ctx, &xs);
+        ctx.clear_runs();
+        let before = ctx.stream_stats();
+        let started = std::time::Instant::now();
+        let mut y = ctx.add(&x, &x).unwrap();
+        for i in 1..16 {
+            y = step(&ctx, i, &y, &x).unwrap();
+        }
+        // Nothing has run yet: no time is known.
+        let recorded = ctx.runs();
+        assert_eq!(recorded.len(), 16);
+        assert!(recorded.iter().all(|r| r.deferred && r.gpu_time.is_none()));
+        ctx.synchronize().unwrap();
+        let wall = started.elapsed();
+        let times: Vec<_> = ctx.runs().iter().map(|r| r.gpu_time).collect();
+        let stats = ctx.stream_stats().since(&before);
+        if timed {
+            let zero = std::time::Duration::ZERO;
+            assert!(
+                times.iter().all(|t| t.is_some_and(|t| t > zero)),
+                "{times:?}"
+            );
+            // The passes ran between the first call and the end of the wait.
+            let total: std::time::Duration = times.iter().flatten().sum();
+            assert!(
+                total <= wall,
+                "GPU time {total:?} over the wall time {wall:?}"
+            );
+            assert_eq!(stats.gpu_timed, 16, "{stats:?}");
+        } else {
+            assert!(times.iter().all(|t| t.is_none()), "{times:?}");
+            assert_eq!(stats.gpu_timed, 0, "{stats:?}");
+        }
+        // A call that ran before returning has no GPU time of its own.
+        ctx.sum(&y).unwrap();
+        assert_eq!(ctx.last_run().unwrap().gpu_time, None);
+        assert_eq!(y.to_vec().unwrap(), chain_ref(&xs, 16)[15]);
+    }
+}

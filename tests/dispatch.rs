@@ -625,3 +625,49 @@ fn auto_learns_a_heavy_kernels_cost_from_its_own_runs() {
     assert_eq!(s.side, Side::Cpu, "{s:?}");
     assert_eq!(s.reason, Reason::CpuBeforeGpuFixedCost, "{s:?}");
 }
+
+#[test]
+fn a_deferred_run_of_a_settled_kernel_teaches_auto_its_gpu_time() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let _serial = common::gpu_serial();
+    let k = map_kernel!(f32, |x, y| x * y + 1.0).unwrap();
+    let xs: Vec<f32> = (0..1 << 16).map(|i| (i % 1000) as f32 * 1e-3).collect();
+    for on in [false, true] {
+        // The profile makes the GPU far faster than the CPU: Auto runs the kernel there.
+        let ctx = Context::builder()
+            .policy(Policy::Auto)
+            .profile(synthetic(1000.0, 0.001, 50.0))
+            .gpu_timestamps(on)
+            .build()
+            .unwrap();
+        let timed = on && ctx.gpu_info().unwrap().timestamps;
+        let x = ctx.upload(&xs).unwrap();
+        ctx.prefetch(&x).unwrap();
+        ctx.synchronize().unwrap();
+        // While Auto learns the kernel, its runs wait and teach their wall time.
+        let settled = (0..12).any(|_| {
+            ctx.map(&k, [&x, &x], []).unwrap();
+            ctx.last_run().unwrap().deferred
+        });
+        assert!(settled, "{:?}", ctx.runs());
+        // Deferred runs before any wait: none has run, so none has taught anything.
+        let first = ctx.last_run().unwrap().predicted_gpu;
+        for _ in 0..6 {
+            ctx.map(&k, [&x, &x], []).unwrap();
+            let r = ctx.last_run().unwrap();
+            assert!(r.deferred && r.side == Side::Gpu, "{r:?}");
+            assert_eq!(r.predicted_gpu, first, "{r:?}");
+        }
+        // Once they ran, those with a GPU time have taught it (as what a
+        // synchronous run would have cost); without one, nothing.
+        ctx.synchronize().unwrap();
+        ctx.map(&k, [&x, &x], []).unwrap();
+        let after = ctx.last_run().unwrap();
+        match timed {
+            true => assert_ne!(after.predicted_gpu, first, "{after:?}"),
+            false => assert_eq!(after.predicted_gpu, first, "{after:?}"),
+        }
+    }
+}

@@ -141,6 +141,16 @@ impl ContextBuilder {
         self
     }
 
+    /// Whether deferred ops measure their GPU time with timestamp queries
+    /// (`RunRecord::gpu_time`, and what Auto learns from a deferred run of a
+    /// user kernel), where the device has `TIMESTAMP_QUERY`. Default: on for
+    /// hardware GPUs, off for software adapters, where each timestamp stalls
+    /// the pipeline (lavapipe: tens of microseconds per op).
+    pub fn gpu_timestamps(mut self, on: bool) -> Self {
+        self.gpu.timestamps = Some(on);
+        self
+    }
+
     /// Builds the context. With Auto, Gpu or Split it opens the best GPU adapter
     /// now, and with Auto or Split it loads this machine's profile.
     ///

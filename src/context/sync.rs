@@ -18,6 +18,9 @@ pub struct StreamStats {
     pub dispatches: u64,
     /// Op calls whose GPU part was deferred into a batch.
     pub deferred: u64,
+    /// Deferred op calls whose GPU time was measured with timestamp queries
+    /// (see `RunRecord::gpu_time`); 0 on a device without them.
+    pub gpu_timed: u64,
 }
 
 impl StreamStats {
@@ -40,6 +43,7 @@ impl StreamStats {
             waits: self.waits - earlier.waits,
             dispatches: self.dispatches - earlier.dispatches,
             deferred: self.deferred - earlier.deferred,
+            gpu_timed: self.gpu_timed - earlier.gpu_timed,
         }
     }
 }
@@ -87,6 +91,7 @@ impl Context {
                     waits,
                     dispatches,
                     deferred,
+                    gpu_timed: g.timings.timed.load(std::sync::atomic::Ordering::Relaxed),
                 }
             }
             None => StreamStats::default(),

@@ -9,6 +9,7 @@ use crate::buffer::{Buffer, BufferSlot};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::gpu::deferred::{Entry, Mark, Replay};
+use crate::gpu::timing::Timer;
 
 /// A result that a deferred call can fill in later (from a CPU re-run) or
 /// mark failed: every op output that is a buffer.
@@ -85,12 +86,13 @@ pub(crate) fn entry_maker<'a, R: Deferrable>(
     })
 }
 
-/// The entry of a deferred call of `op`.
+/// The entry of a deferred call of `op`; `timer` receives its GPU time.
 pub(crate) fn entry(
     op: &'static str,
     parts: EntryParts,
     fault: Option<Error>,
     epoch: u64,
+    timer: Option<Timer>,
 ) -> Entry {
     let (replay, mark) = parts;
     Entry {
@@ -99,5 +101,7 @@ pub(crate) fn entry(
         replay,
         mark,
         epoch,
+        timer,
+        dispatches: 0,
     }
 }

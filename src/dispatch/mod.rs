@@ -21,6 +21,7 @@ mod cost;
 mod decide;
 mod defer;
 mod fallback;
+mod gpu_time;
 mod learn;
 mod op;
 pub mod profile;
@@ -47,9 +48,11 @@ use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::gpu::deferred::Deferring;
+use crate::gpu::timing::Timer;
 use crate::gpu::GpuBackend;
 use crate::Policy;
 use decide::{decide, Decision};
+use gpu_time::GpuTime;
 use learn::Knowledge;
 use profile::Profile;
 
@@ -177,7 +180,7 @@ fn run_with<R>(
     if policy == Policy::Auto && work.host_fast {
         let result = cpu();
         let r = RunRecord::new(&work, policy, Side::Cpu, Reason::CpuBeforeGpuFixedCost);
-        finish(state, r, &result, start);
+        finish(state, r, &result, start, None);
         return result;
     }
     work.splittable &= split.is_some();
@@ -205,7 +208,7 @@ fn run_with<R>(
             // A refused call still leaves its record, so that `last_run` never
             // describes an earlier op.
             let r = RunRecord::new(&work, policy, Side::Gpu, Reason::Refused);
-            finish(state, r, &Err::<(), _>(e.clone()), start);
+            finish(state, r, &Err::<(), _>(e.clone()), start, None);
             return Err(e);
         }
     };
@@ -219,6 +222,11 @@ fn run_with<R>(
     // what it learns from (a deferred call's says nothing about its kernel).
     let settled = known.of(d.side).runs >= learn::SETTLED && d.reason != Reason::Exploring;
     let make_entry = make_entry.filter(|_| !learning || settled);
+    // Where the device times batches, a deferred call learns its GPU time later.
+    let gpu_time = backend
+        .as_ref()
+        .filter(|g| g.timings.enabled() && make_entry.is_some())
+        .map(|_| Arc::new(GpuTime::default()));
     let ran = execute(
         state,
         policy,
@@ -226,8 +234,9 @@ fn run_with<R>(
         &d,
         backend.as_ref(),
         (cpu, gpu, split),
-        make_entry,
+        make_entry.map(|m| (m, gpu_time.as_ref().map(|t| t.timer()))),
     );
+    let gpu_time = gpu_time.filter(|_| ran.deferred);
     let mut r = RunRecord::new(&work, policy, ran.side, d.reason);
     let secs = |s: Option<f64>| s.map(Duration::from_secs_f64);
     r.predicted_cpu = secs(d.predicted_cpu);
@@ -240,18 +249,25 @@ fn run_with<R>(
     // staging buffer made (a one-off cost that says nothing about the next run).
     let clean =
         r.fallback.is_none() && backend.as_ref().map_or(0, |g| g.one_off_setups()) == one_offs;
-    if learning && clean && !ran.deferred && ran.result.is_ok() {
-        learn_from(
-            state,
-            &work,
-            &d,
-            &known,
-            ran.side,
-            profile.as_deref(),
-            start.elapsed(),
-        );
+    let learner = match learning && clean && ran.result.is_ok() {
+        true => learner(state, &work, &d, &known, ran.side, profile.as_deref()),
+        false => None,
+    };
+    match (learner, &gpu_time) {
+        (Some(learn), _) if !ran.deferred => learn(start.elapsed().as_secs_f64()),
+        // A deferred run teaches what it would have cost synchronously: the
+        // time to record it, its passes' GPU time, and the profile's fixed
+        // cost of one submission and wait.
+        (Some(learn), Some(t)) => {
+            let recorded = start.elapsed().as_secs_f64();
+            let fixed = profile.as_ref().map_or(0.0, |p| p.gpu_fixed_s);
+            t.then_learn(Box::new(move |gpu: Duration| {
+                learn(recorded + gpu.as_secs_f64() + fixed)
+            }));
+        }
+        _ => {}
     }
-    finish(state, r, &ran.result, start);
+    finish(state, r, &ran.result, start, gpu_time);
     ran.result
 }
 
@@ -268,7 +284,8 @@ struct Ran<R> {
 }
 
 /// Runs `d` on its side; under Auto or Split a GPU device failure re-runs the
-/// call on the CPU. With `make_entry`, a GPU run is deferred.
+/// call on the CPU. With `deferral` (the entry maker and the timer of its GPU
+/// time), a GPU run is deferred.
 fn execute<R, C, G, S>(
     state: &Dispatcher,
     policy: Policy,
@@ -276,7 +293,7 @@ fn execute<R, C, G, S>(
     d: &Decision,
     backend: Option<&Arc<GpuBackend>>,
     (cpu, gpu, split): (C, G, Option<S>),
-    make_entry: Option<MakeEntry<'_, R>>,
+    deferral: Option<(MakeEntry<'_, R>, Option<Timer>)>,
 ) -> Ran<R>
 where
     C: FnOnce() -> Result<R>,
@@ -298,6 +315,10 @@ where
         };
     };
     let mut deferred = false;
+    let (make_entry, timer) = match deferral {
+        Some((m, t)) => (Some(m), t),
+        None => (None, None),
+    };
     let r = match (d.side, split) {
         (Side::Split, Some(split)) => {
             let cut = split::cut_at(work.len, d.gpu_share);
@@ -326,7 +347,7 @@ where
             match (r, make_entry) {
                 (Ok(out), Some(make)) if scope.is_outer() && !commands.is_empty() => {
                     let replay = matches!(policy, Policy::Auto | Policy::Split);
-                    let e = defer::entry(op, make(&out, replay), fault, scope.epoch());
+                    let e = defer::entry(op, make(&out, replay), fault, scope.epoch(), timer);
                     g.commit(commands, e);
                     deferred = true;
                     Ok(out)
@@ -362,19 +383,17 @@ where
     }
 }
 
-/// Adds a clean run of a user kernel on `side`, `elapsed` long, to its history.
-fn learn_from(
+/// What adds a clean run of a user kernel on `side`, given its seconds, to
+/// the kernel's history (None: nothing was predicted for that side).
+fn learner(
     state: &Dispatcher,
     work: &Work,
     d: &Decision,
     known: &Knowledge,
     side: Side,
     profile: Option<&Profile>,
-    elapsed: Duration,
-) {
-    let Some(estimate) = d.predicted(side) else {
-        return;
-    };
+) -> Option<impl FnOnce(f64) + Send + 'static> {
+    let estimate = d.predicted(side)?;
     // The history keeps ratios to the profile's own prediction.
     let base = estimate / known.of(side).ratio;
     // The GPU's prediction counts reading its result back, which the run left
@@ -384,15 +403,20 @@ fn learn_from(
         (Side::Gpu, Some(p)) => cost::result_back_seconds(p, work),
         _ => 0.0,
     };
-    let measured = elapsed.as_secs_f64() + result_back;
-    state
-        .histories
-        .record(work.kernel, work.len, side, measured, base);
+    let (histories, kernel, len) = (state.histories.clone(), work.kernel, work.len);
+    Some(move |seconds: f64| histories.record(kernel, len, side, seconds + result_back, base))
 }
 
-/// Completes `r` with the call's error and wall time, and logs it.
-fn finish<R>(state: &Dispatcher, mut r: RunRecord, result: &Result<R>, start: Instant) {
+/// Completes `r` with the call's error and wall time, and logs it (with
+/// where a deferred call's GPU time arrives).
+fn finish<R>(
+    state: &Dispatcher,
+    mut r: RunRecord,
+    result: &Result<R>,
+    start: Instant,
+    gpu_time: Option<Arc<GpuTime>>,
+) {
     r.error = result.as_ref().err().map(|e| e.to_string());
     r.elapsed = start.elapsed();
-    state.log.push(r);
+    state.log.push_timed(r, gpu_time);
 }

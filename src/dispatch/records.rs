@@ -2,9 +2,10 @@
 //! ([`RunLog`]), and how much tandem prints by itself ([`stderr_level`]).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::gpu_time::GpuTime;
 use super::{Reason, Side, Work};
 use crate::Policy;
 
@@ -43,6 +44,12 @@ pub struct RunRecord {
     /// True when the GPU part joined the device's open batch and ran after the
     /// call returned (see `Context::synchronize`).
     pub deferred: bool,
+    /// For a deferred call: its compute passes' time on the GPU, measured with
+    /// timestamp queries where the device has `TIMESTAMP_QUERY`
+    /// ([`crate::GpuInfo::timestamps`]). Known once its batch finished and a
+    /// wait saw it (after `Context::synchronize`, or a read of a result made
+    /// after it); None before, for synchronous calls, and without the feature.
+    pub gpu_time: Option<Duration>,
 }
 
 impl RunRecord {
@@ -63,6 +70,7 @@ impl RunRecord {
             error: None,
             elapsed: Duration::ZERO,
             deferred: false,
+            gpu_time: None,
         }
     }
 }
@@ -88,7 +96,17 @@ pub(crate) fn stderr_level() -> u8 {
 /// The bounded log of run records a context keeps.
 #[derive(Default)]
 pub(crate) struct RunLog {
-    records: Mutex<VecDeque<RunRecord>>,
+    /// Each record with, for a deferred call, where its GPU time arrives.
+    records: Mutex<VecDeque<(RunRecord, Option<Arc<GpuTime>>)>>,
+}
+
+/// `r` with its GPU time, if it arrived.
+fn completed((r, gpu_time): &(RunRecord, Option<Arc<GpuTime>>)) -> RunRecord {
+    let mut r = r.clone();
+    if let Some(t) = gpu_time {
+        r.gpu_time = t.get();
+    }
+    r
 }
 
 fn micros(d: Option<Duration>) -> Option<f64> {
@@ -97,6 +115,11 @@ fn micros(d: Option<Duration>) -> Option<f64> {
 
 impl RunLog {
     pub fn push(&self, r: RunRecord) {
+        self.push_timed(r, None)
+    }
+
+    /// Pushes `r`, whose GPU time arrives in `gpu_time`.
+    pub fn push_timed(&self, r: RunRecord, gpu_time: Option<Arc<GpuTime>>) {
         tracing::debug!(
             target: "tandem::dispatch",
             op = r.op,
@@ -136,7 +159,7 @@ impl RunLog {
         if g.len() == LOG_CAPACITY {
             g.pop_front();
         }
-        g.push_back(r);
+        g.push_back((r, gpu_time));
     }
 
     pub fn last(&self) -> Option<RunRecord> {
@@ -144,7 +167,7 @@ impl RunLog {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .back()
-            .cloned()
+            .map(completed)
     }
 
     pub fn all(&self) -> Vec<RunRecord> {
@@ -152,7 +175,7 @@ impl RunLog {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .cloned()
+            .map(completed)
             .collect()
     }
 

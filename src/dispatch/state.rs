@@ -2,6 +2,7 @@
 //! clones and policy views).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::fallback::Faults;
 use super::learn::RunHistories;
@@ -13,8 +14,8 @@ use super::Op;
 pub(crate) struct Dispatcher {
     /// The run records.
     pub log: RunLog,
-    /// User kernels' run histories.
-    pub histories: RunHistories,
+    /// User kernels' run histories (shared with the timers of deferred runs).
+    pub histories: Arc<RunHistories>,
     /// The fault-injection hook.
     pub faults: Faults,
     /// `ContextBuilder::gpu_crossover`: overrides the cost model under Auto.
@@ -29,7 +30,7 @@ impl Dispatcher {
     pub fn new(crossover: Option<usize>) -> Dispatcher {
         Dispatcher {
             log: RunLog::default(),
-            histories: RunHistories::default(),
+            histories: Arc::default(),
             faults: Faults::default(),
             crossover,
             cpu_only_below: std::array::from_fn(|_| AtomicU64::new(0)),

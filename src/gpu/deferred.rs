@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::stream::{encode, Command};
+use super::timing::{BatchTiming, Timer};
 use super::GpuBackend;
 use crate::error::{Error, Result};
 
@@ -58,6 +59,10 @@ pub(crate) struct Entry {
     pub mark: Mark,
     /// The device's failure count when the op started (see [`Queue::failures`]).
     pub epoch: u64,
+    /// Receives the GPU time of the op's passes, where the device times them.
+    pub timer: Option<Timer>,
+    /// The op's dispatches (set when it is committed).
+    pub dispatches: usize,
 }
 
 #[derive(Default)]
@@ -225,11 +230,12 @@ impl GpuBackend {
     /// Commits a deferred op: its commands and entry join the open batch,
     /// which is submitted (without a wait) once it holds
     /// [`MAX_BATCH_DISPATCHES`] dispatches.
-    pub(crate) fn commit(&self, commands: Vec<Command>, entry: Entry) {
+    pub(crate) fn commit(&self, commands: Vec<Command>, mut entry: Entry) {
         let op = entry.op;
+        entry.dispatches = dispatches(&commands);
         let full = {
             let mut b = lock(&self.deferred.open);
-            b.dispatches += dispatches(&commands);
+            b.dispatches += entry.dispatches;
             b.commands.extend(commands);
             b.entries.push(entry);
             b.dispatches >= MAX_BATCH_DISPATCHES
@@ -274,7 +280,7 @@ impl GpuBackend {
         let order = lock(&self.deferred.order);
         let Batch {
             mut commands,
-            entries,
+            mut entries,
             ..
         } = std::mem::take(&mut *lock(&self.deferred.open));
         let (mut uncommitted, epoch) = take_uncommitted(self);
@@ -285,7 +291,10 @@ impl GpuBackend {
             commands.extend(own.iter().cloned());
         }
         let all = if carried { &commands } else { &own };
-        let r = self.submit_now(op, all, &entries, epoch);
+        // The batch's dispatches come first: its ops' passes are the ones timed.
+        let timers = entries.iter_mut().map(|e| (e.dispatches, e.timer.take()));
+        let timing = self.batch_timing(op, timers.collect());
+        let r = self.submit_now(op, all, &entries, epoch, timing);
         drop(commands);
         match r {
             Ok((seq, index)) => {
@@ -325,7 +334,7 @@ impl GpuBackend {
         let _gate = self.gate();
         // What was recorded meanwhile stays open, to be submitted after this.
         let order = lock(&self.deferred.order);
-        let r = self.submit_now(op, &own, &[], epoch);
+        let r = self.submit_now(op, &own, &[], epoch, None);
         drop(order);
         r.map(|(_, index)| index).map_err(|e| self.lost_or(e))
     }
@@ -336,6 +345,7 @@ impl GpuBackend {
         commands: &[Command],
         entries: &[Entry],
         epoch: Option<u64>,
+        timing: Option<BatchTiming>,
     ) -> Result<(u64, wgpu::SubmissionIndex)> {
         let blame = entries.first().map_or(op, |e| e.op);
         if let Some(e) = entries.iter().find_map(|e| e.fault.clone()) {
@@ -352,12 +362,15 @@ impl GpuBackend {
         }
         let mut buffers = Vec::with_capacity(1);
         if !commands.is_empty() {
-            buffers.push(encode(self, blame, commands)?);
+            buffers.push(encode(self, blame, commands, timing.as_ref())?);
         }
         let seq = self.deferred.next_seq.fetch_add(1, Ordering::Relaxed);
         let index = self.scoped(blame, || {
             Ok(self.queue.submit(buffers.into_iter().map(|e| e.finish())))
         })?;
+        if let Some(t) = timing.filter(|_| !commands.is_empty()) {
+            self.after_timed_submit(t);
+        }
         let done = self.deferred.completed.clone();
         self.queue.on_submitted_work_done(move || {
             done.fetch_max(seq, Ordering::AcqRel);
@@ -389,6 +402,7 @@ impl GpuBackend {
     /// Counts a wait that succeeded.
     pub(crate) fn waited(&self) {
         self.deferred.counters.waits.fetch_add(1, Ordering::Relaxed);
+        self.read_timings();
         self.prune();
     }
 

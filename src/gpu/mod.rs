@@ -15,6 +15,7 @@ mod pipelines;
 pub(crate) mod pool;
 pub mod shader;
 pub(crate) mod stream;
+pub(crate) mod timing;
 mod transfer;
 
 use std::collections::HashMap;
@@ -68,6 +69,8 @@ pub(crate) struct GpuOptions {
     pub adapter_index: Option<usize>,
     /// The bound on the device output pool's idle bytes; None: the default.
     pub device_pool_bytes: Option<u64>,
+    /// Whether deferred batches are timed; None: on hardware adapters.
+    pub timestamps: Option<bool>,
 }
 
 /// The smallest storage-binding and buffer-size caps a context takes
@@ -121,6 +124,8 @@ pub(crate) struct GpuBackend {
     pub(crate) deferred: deferred::Queue,
     /// Buffers of dropped outputs, for the next output of their size.
     pub(crate) outputs: Arc<pool::DevicePool>,
+    /// Timestamp queries of deferred batches (see `timing`).
+    pub(crate) timings: timing::Timings,
 }
 
 impl GpuBackend {
@@ -219,6 +224,8 @@ impl GpuBackend {
             f64,
             timestamps: device.features().contains(wgpu::Features::TIMESTAMP_QUERY),
         };
+        let timed = info.timestamps && opts.timestamps.unwrap_or(!info.is_software);
+        let timings = timing::Timings::new(timed, &queue);
         let dummy = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tandem dummy binding"),
             size: 256,
@@ -260,6 +267,7 @@ impl GpuBackend {
             outputs: pool::DevicePool::new(
                 opts.device_pool_bytes.unwrap_or(pool::DEFAULT_LIMIT_BYTES),
             ),
+            timings,
         }))
     }
 

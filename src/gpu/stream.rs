@@ -13,6 +13,7 @@
 //! readback copy together and waits once.
 
 use super::shader::WORKGROUP_SIZE;
+use super::timing::BatchTiming;
 use super::GpuBackend;
 use crate::error::{Error, Result};
 
@@ -254,6 +255,7 @@ pub(crate) fn encode(
     gpu: &GpuBackend,
     op: &'static str,
     commands: &[Command],
+    timing: Option<&BatchTiming>,
 ) -> Result<wgpu::CommandEncoder> {
     let blocks: Vec<&[u8]> = commands
         .iter()
@@ -274,6 +276,7 @@ pub(crate) fn encode(
     gpu.scoped(op, || {
         let mut enc = gpu.encoder(op);
         let mut block = 0u64;
+        let mut pass_index = 0;
         for c in commands {
             match c {
                 Command::Dispatch {
@@ -333,8 +336,9 @@ pub(crate) fn encode(
                     let (x, y) = gpu.fold_grid(*groups)?;
                     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                         label: None,
-                        timestamp_writes: None,
+                        timestamp_writes: timing.and_then(|t| t.writes(pass_index)),
                     });
+                    pass_index += 1;
                     pass.set_pipeline(pipeline);
                     pass.set_bind_group(0, &bind_group, &[]);
                     pass.dispatch_workgroups(x, y, 1);
@@ -347,6 +351,9 @@ pub(crate) fn encode(
                     bytes,
                 } => enc.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes),
             }
+        }
+        if let Some(t) = timing {
+            t.resolve(&mut enc);
         }
         Ok(enc)
     })

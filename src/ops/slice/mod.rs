@@ -120,6 +120,7 @@ impl Context {
             error: None,
             elapsed: start_time.elapsed(),
             deferred: false,
+            gpu_time: None,
         });
         Ok(out)
     }
