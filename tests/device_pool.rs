@@ -1,5 +1,6 @@
 //! The device output pool (issue 14): a dropped output's buffer is handed to
-//! the next output of its size, and never while anything still uses it.
+//! the next output of its size, and never while anything still uses it; and
+//! the uniform buffers that submissions reuse.
 
 mod common;
 
@@ -233,4 +234,31 @@ fn a_copy_replaced_by_another_devices_upload_is_not_reused() {
     let want: Vec<u32> = sum.iter().map(|v| v.wrapping_mul(2)).collect();
     same(&doubled.to_vec().unwrap(), &want, "on device two");
     same(&x.to_vec().unwrap(), &sum, "x");
+}
+
+/// Uniform buffers go back for reuse once their submission is in the queue:
+/// threads that each submit ops with their own parameters, many times, read
+/// their own parameters every time (a buffer handed back before its
+/// submission would carry another thread's blocks into it).
+#[test]
+fn reused_uniform_buffers_carry_each_submissions_own_parameters() {
+    let Some(ctx) = gpu_context(None) else { return };
+    let xs = ramp(0);
+    let x = ctx.upload(&xs).unwrap();
+    ctx.prefetch(&x).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u32 {
+            let (ctx, x, xs) = (&ctx, &x, &xs);
+            s.spawn(move || {
+                for i in 0..40u32 {
+                    let factor = 1 + t * 1000 + i;
+                    // One submission and one wait per call: every call encodes.
+                    let y = ctx.scale(x, factor).unwrap();
+                    let got = y.to_vec().unwrap();
+                    let want: Vec<u32> = xs.iter().map(|v| v.wrapping_mul(factor)).collect();
+                    same(&got, &want, &format!("thread {t}, call {i}"));
+                }
+            });
+        }
+    });
 }

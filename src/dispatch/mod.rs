@@ -259,7 +259,9 @@ fn run_with<R>(
         // time to record it, its passes' GPU time, and the profile's fixed
         // cost of one submission and wait.
         (Some(learn), Some(t)) => {
-            let recorded = start.elapsed().as_secs_f64();
+            // Up to the commit, which may submit a full batch and wait for another.
+            let recorded = ran.committed.map_or(start.elapsed(), |c| c - start);
+            let recorded = recorded.as_secs_f64();
             let fixed = profile.as_ref().map_or(0.0, |p| p.gpu_fixed_s);
             t.then_learn(Box::new(move |gpu: Duration| {
                 learn(recorded + gpu.as_secs_f64() + fixed)
@@ -281,6 +283,8 @@ struct Ran<R> {
     fallback: Option<String>,
     /// The GPU part joined the open batch instead of running before the call returned.
     deferred: bool,
+    /// For a deferred call: when its recording was done, before the commit.
+    committed: Option<Instant>,
 }
 
 /// Runs `d` on its side; under Auto or Split a GPU device failure re-runs the
@@ -312,9 +316,11 @@ where
             gpu_share: None,
             fallback: None,
             deferred: false,
+            committed: None,
         };
     };
     let mut deferred = false;
+    let mut committed = None;
     let (make_entry, timer) = match deferral {
         Some((m, t)) => (Some(m), t),
         None => (None, None),
@@ -348,6 +354,7 @@ where
                 (Ok(out), Some(make)) if scope.is_outer() && !commands.is_empty() => {
                     let replay = matches!(policy, Policy::Auto | Policy::Split);
                     let e = defer::entry(op, make(&out, replay), fault, scope.epoch(), timer);
+                    committed = Some(Instant::now());
                     g.commit(commands, e);
                     deferred = true;
                     Ok(out)
@@ -371,6 +378,7 @@ where
                 gpu_share: None,
                 fallback: Some(e.to_string()),
                 deferred: false,
+                committed: None,
             }
         }
         result => Ran {
@@ -379,6 +387,7 @@ where
             gpu_share,
             fallback: None,
             deferred,
+            committed,
         },
     }
 }

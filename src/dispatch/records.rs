@@ -44,11 +44,15 @@ pub struct RunRecord {
     /// True when the GPU part joined the device's open batch and ran after the
     /// call returned (see `Context::synchronize`).
     pub deferred: bool,
-    /// For a deferred call: its compute passes' time on the GPU, measured with
-    /// timestamp queries where the device has `TIMESTAMP_QUERY`
-    /// ([`crate::GpuInfo::timestamps`]). Known once its batch finished and a
-    /// wait saw it (after `Context::synchronize`, or a read of a result made
-    /// after it); None before, for synchronous calls, and without the feature.
+    /// For a deferred call: its time on the GPU, from the start of its first
+    /// compute pass to the end of its last, measured with timestamp queries
+    /// where the device has `TIMESTAMP_QUERY` ([`crate::GpuInfo::timestamps`])
+    /// and timing is on (`ContextBuilder::gpu_timestamps`). Known once its
+    /// batch finished and a later submission or wait on this device read the
+    /// timestamps: after `Context::synchronize` or a read of a result made
+    /// after it, when one thread drives the device (with several, another
+    /// thread's poll may deliver it a little later). None before, for
+    /// synchronous calls, and without timing.
     pub gpu_time: Option<Duration>,
 }
 

@@ -361,13 +361,20 @@ impl GpuBackend {
             }
         }
         let mut buffers = Vec::with_capacity(1);
+        let mut uniforms = None;
         if !commands.is_empty() {
-            buffers.push(encode(self, blame, commands, timing.as_ref())?);
+            let (encoder, u) = encode(self, blame, commands, timing.as_ref())?;
+            buffers.push(encoder);
+            uniforms = u;
         }
         let seq = self.deferred.next_seq.fetch_add(1, Ordering::Relaxed);
         let index = self.scoped(blame, || {
             Ok(self.queue.submit(buffers.into_iter().map(|e| e.finish())))
         })?;
+        // In the queue now: a later submission may write it again (see `uniforms`).
+        if let Some(u) = uniforms {
+            self.uniforms.give(u);
+        }
         if let Some(t) = timing.filter(|_| !commands.is_empty()) {
             self.after_timed_submit(t);
         }
@@ -382,8 +389,10 @@ impl GpuBackend {
         Ok((seq, index))
     }
 
-    /// Drops the entries of batches the device finished.
+    /// Drops the entries of batches the device finished, and hands out the
+    /// GPU times of those that were timed.
     pub(crate) fn prune(&self) {
+        self.read_timings();
         let done = self.deferred.completed.load(Ordering::Acquire);
         let finished: Vec<InFlight> = {
             let mut f = lock(&self.deferred.in_flight);
@@ -402,7 +411,6 @@ impl GpuBackend {
     /// Counts a wait that succeeded.
     pub(crate) fn waited(&self) {
         self.deferred.counters.waits.fetch_add(1, Ordering::Relaxed);
-        self.read_timings();
         self.prune();
     }
 

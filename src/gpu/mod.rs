@@ -17,6 +17,7 @@ pub mod shader;
 pub(crate) mod stream;
 pub(crate) mod timing;
 mod transfer;
+mod uniforms;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -126,6 +127,8 @@ pub(crate) struct GpuBackend {
     pub(crate) outputs: Arc<pool::DevicePool>,
     /// Timestamp queries of deferred batches (see `timing`).
     pub(crate) timings: timing::Timings,
+    /// Idle uniform buffers (see `uniforms`).
+    pub(crate) uniforms: uniforms::UniformPool,
 }
 
 impl GpuBackend {
@@ -268,6 +271,7 @@ impl GpuBackend {
                 opts.device_pool_bytes.unwrap_or(pool::DEFAULT_LIMIT_BYTES),
             ),
             timings,
+            uniforms: uniforms::UniformPool::default(),
         }))
     }
 
@@ -301,6 +305,7 @@ impl GpuBackend {
         let _gate = self.gate();
         self.staging.clear();
         self.outputs.release();
+        self.uniforms.clear();
         self.poll_once();
     }
 
@@ -483,40 +488,6 @@ impl GpuBackend {
                 mapped_at_creation: false,
             }))
         })
-    }
-
-    /// A uniform buffer holding `blocks`, each at its own aligned offset; returns
-    /// the buffer and the stride between blocks.
-    pub fn create_uniforms(
-        &self,
-        op: &'static str,
-        blocks: &[impl AsRef<[u8]>],
-    ) -> Result<(wgpu::Buffer, u64)> {
-        let align = self.limits.min_uniform_buffer_offset_alignment.max(16) as u64;
-        let block = blocks
-            .iter()
-            .map(|b| b.as_ref().len() as u64)
-            .max()
-            .unwrap_or(16)
-            .max(16);
-        let stride = block.next_multiple_of(align);
-        let mut bytes = vec![0u8; (stride * blocks.len().max(1) as u64) as usize];
-        for (i, b) in blocks.iter().enumerate() {
-            let at = i * stride as usize;
-            let b = b.as_ref();
-            bytes[at..at + b.len()].copy_from_slice(b);
-        }
-        let buf = self.scoped(op, || {
-            let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(op),
-                size: bytes.len() as u64,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            self.queue.write_buffer(&buf, 0, &bytes);
-            Ok(buf)
-        })?;
-        Ok((buf, stride))
     }
 
     /// A small read-only buffer to fill binding slots a kernel entry does not read.

@@ -250,13 +250,15 @@ impl<'g> Stream<'g> {
 }
 
 /// Encodes `commands` into one encoder (inside error scopes), with every
-/// uniform block packed into one buffer.
+/// uniform block packed into one buffer; returns the encoder and that buffer,
+/// to be given back to the device's uniform pool once the encoder's
+/// submission went to the queue.
 pub(crate) fn encode(
     gpu: &GpuBackend,
     op: &'static str,
     commands: &[Command],
     timing: Option<&BatchTiming>,
-) -> Result<wgpu::CommandEncoder> {
+) -> Result<(wgpu::CommandEncoder, Option<wgpu::Buffer>)> {
     let blocks: Vec<&[u8]> = commands
         .iter()
         .flat_map(|c| match c {
@@ -273,7 +275,7 @@ pub(crate) fn encode(
         true => None,
         false => Some(gpu.create_uniforms(op, &blocks)?),
     };
-    gpu.scoped(op, || {
+    let enc = gpu.scoped(op, || {
         let mut enc = gpu.encoder(op);
         let mut block = 0u64;
         let mut pass_index = 0;
@@ -356,7 +358,8 @@ pub(crate) fn encode(
             t.resolve(&mut enc);
         }
         Ok(enc)
-    })
+    })?;
+    Ok((enc, uniforms.map(|u| u.0)))
 }
 
 /// Cuts `n` elements into windows of at most `per_window` (at least 1):

@@ -5,8 +5,9 @@
 //! `ContextBuilder::gpu_timestamps`), a submitted batch writes two timestamps
 //! per op, at the start of its first compute pass and at the end of its last,
 //! resolves them and copies them into a mappable buffer, all in the batch's
-//! own command buffer. When the device has run it, the next successful wait
-//! reads the timestamps and hands each op its time (its [`Timer`]): from its
+//! own command buffer. Once the device has run it and a poll has mapped the
+//! buffer, the next submission or successful wait reads the timestamps and
+//! hands each op its time (its [`Timer`]): from its
 //! first pass's start to its last pass's end, barriers between its passes
 //! included. Two stamps per op, not per pass, because on some drivers each
 //! stamp stalls the pipeline. Query sets and their buffers are kept for the
@@ -144,14 +145,16 @@ fn plan(ops: &[(usize, bool)]) -> (Vec<(Option<u32>, Option<u32>)>, Vec<Option<u
 }
 
 /// Each op's time from the resolved timestamps (`stamps[2k]`, `stamps[2k + 1]`
-/// for slot `k`); an end before its start (a reset counter) counts zero.
+/// for slot `k`); an end at or before its start (a reset or wrapped counter)
+/// or a time that is not a duration gives no time rather than a wrong one.
 fn op_times(stamps: &[u64], period_ns: f64, slots: &[Option<usize>]) -> Vec<Option<Duration>> {
     slots
         .iter()
         .map(|slot| {
             let k = (*slot)?;
-            let ticks = stamps.get(2 * k + 1)?.saturating_sub(*stamps.get(2 * k)?);
-            Some(Duration::from_secs_f64(ticks as f64 * period_ns * 1e-9))
+            let (start, end) = (*stamps.get(2 * k)?, *stamps.get(2 * k + 1)?);
+            let ticks = end.checked_sub(start).filter(|&t| t > 0)?;
+            Duration::try_from_secs_f64(ticks as f64 * period_ns * 1e-9).ok()
         })
         .collect()
 }
@@ -227,29 +230,41 @@ impl GpuBackend {
     }
 
     /// Reads the timestamps of finished batches and hands each op its GPU
-    /// time. Called after a wait, outside the device's poll.
+    /// time. Called after each submission and wait (outside the device's
+    /// poll), so that batches that finished never pile up mapped.
     pub(crate) fn read_timings(&self) {
         let t = &self.timings;
-        let ready: Vec<BatchTiming> = std::mem::take(&mut *lock(&t.ready));
-        for timing in ready {
-            let slice = timing.set.read.slice(..timing.bytes());
-            let stamps: Option<Vec<u64>> = slice
-                .get_mapped_range()
-                .ok()
-                .map(|view| bytemuck::pod_collect_to_vec(&view));
-            timing.set.read.unmap();
-            let Some(stamps) = stamps else { continue };
-            let slots: Vec<Option<usize>> = timing.ops.iter().map(|o| o.0).collect();
-            let times = op_times(&stamps, t.period_ns, &slots);
-            for ((_, timer), time) in timing.ops.into_iter().zip(times) {
-                if let (Some(timer), Some(time)) = (timer, time) {
-                    t.timed.fetch_add(1, Ordering::Relaxed);
-                    timer(time);
+        if !t.enabled {
+            return;
+        }
+        let mut timed = Vec::new();
+        {
+            // Mapped reads, unmaps and set drops as one GL caller (see `gate`).
+            let _gate = self.gate();
+            let ready: Vec<BatchTiming> = std::mem::take(&mut *lock(&t.ready));
+            for timing in ready {
+                let slice = timing.set.read.slice(..timing.bytes());
+                let stamps: Option<Vec<u64>> = slice
+                    .get_mapped_range()
+                    .ok()
+                    .map(|view| bytemuck::pod_collect_to_vec(&view));
+                timing.set.read.unmap();
+                let Some(stamps) = stamps else { continue };
+                let slots: Vec<Option<usize>> = timing.ops.iter().map(|o| o.0).collect();
+                let times = op_times(&stamps, t.period_ns, &slots);
+                timed.extend(timing.ops.into_iter().map(|o| o.1).zip(times));
+                let mut free = lock(&t.free);
+                if free.len() < KEEP_SETS {
+                    free.push(timing.set);
                 }
             }
-            let mut free = lock(&t.free);
-            if free.len() < KEEP_SETS {
-                free.push(timing.set);
+        }
+        // Once the sets are back: a timer may learn, which takes other locks
+        // (after the gate in lock order, wherever the caller holds it).
+        for (timer, time) in timed {
+            if let (Some(timer), Some(time)) = (timer, time) {
+                t.timed.fetch_add(1, Ordering::Relaxed);
+                timer(time);
             }
         }
     }
@@ -285,18 +300,13 @@ mod tests {
     }
 
     #[test]
-    fn each_op_gets_its_own_stamps_and_a_reset_counter_counts_zero() {
-        // Slot 0: 100..160 ticks of 2 ns; slot 1 ends before it starts.
+    fn each_op_gets_its_own_stamps_and_a_reset_counter_gives_no_time() {
+        // Slot 0: 100..160 ticks of 2 ns; slot 1 ends before it starts; slot 2
+        // is past the stamps.
         let stamps = [100, 160, 50, 10];
         let t = op_times(&stamps, 2.0, &[Some(0), None, Some(1), Some(2)]);
-        assert_eq!(
-            t,
-            vec![
-                Some(Duration::from_nanos(120)),
-                None,
-                Some(Duration::ZERO),
-                None
-            ]
-        );
+        assert_eq!(t, vec![Some(Duration::from_nanos(120)), None, None, None]);
+        // A period that makes no duration (a broken driver) gives none either.
+        assert_eq!(op_times(&[0, 5], f64::NAN, &[Some(0)]), vec![None]);
     }
 }
