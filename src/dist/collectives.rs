@@ -267,7 +267,12 @@ impl Comm {
         let held = self.held();
         let mut out: Vec<Vec<T>> = held
             .clone()
-            .map(|d| vec![T::zeroed(); (0..p).map(|s| matrix[s][d]).sum::<usize>() / size.max(1)])
+            // Pooled (huge-page) memory: every byte is received before it is read.
+            .map(|d| {
+                crate::host_pool::take_filled(
+                    (0..p).map(|s| matrix[s][d]).sum::<usize>() / size.max(1),
+                )
+            })
             .collect();
         let send_bytes: Vec<&[u8]> = send.iter().map(|s| bytes_of_slice(s)).collect();
         let t = Instant::now();

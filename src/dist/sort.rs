@@ -155,8 +155,10 @@ fn merge_runs<K: Element, V: Element>(
     bounds.dedup();
     let with_values = values.is_some();
     while bounds.len() > 2 {
-        let mut out = vec![K::zero(); keys.len()];
-        let mut vout = vec![V::zero(); if with_values { keys.len() } else { 0 }];
+        // Pooled blocks (every element is written), and the round's inputs go back.
+        let mut out: Vec<K> = crate::host_pool::take_filled(keys.len());
+        let mut vout: Vec<V> =
+            crate::host_pool::take_filled(if with_values { keys.len() } else { 0 });
         let vs: &[V] = values.as_deref().unwrap_or(&[]);
         let val = |r: std::ops::Range<usize>| if with_values { &vs[r] } else { &[][..] };
         let mut next = vec![0];
@@ -187,9 +189,11 @@ fn merge_runs<K: Element, V: Element>(
             }
             next.push(end);
         }
-        keys = out;
+        crate::host_pool::give(std::mem::replace(&mut keys, out));
         if with_values {
-            values = Some(vout);
+            if let Some(old) = values.replace(vout) {
+                crate::host_pool::give(old);
+            }
         }
         bounds = next;
     }

@@ -423,8 +423,9 @@ impl World {
         r
     }
 
-    /// Runs a local step on every held member (one thread each when there are
-    /// several), times it, notes the side its last op ran on, and makes every
+    /// Runs a local step on every held member (`Policy::Cpu` members one after
+    /// another on the calling thread, the others on threads of their own, at
+    /// once), times it, notes the side its last op ran on, and makes every
     /// member agree: every member gets all the values, or the same error
     /// naming the first member that failed. `f` gets the held index and context.
     pub(crate) fn each<R: Send>(
@@ -447,22 +448,35 @@ impl World {
             let after = ctx.last_run();
             (r, dt, if after != before { after } else { None })
         };
-        let outs: Vec<_> = if self.members.len() == 1 {
-            vec![run(0)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..self.members.len())
-                    .map(|h| {
-                        let run = &run;
-                        s.spawn(move || run(h))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        };
+        // Members under Policy::Cpu share the one rayon pool, so running them
+        // at once gains nothing and their jobs get in each other's way: they
+        // run one after another on the calling thread. Members that may use a
+        // GPU each get a thread, so that they overlap with the rest (the first
+        // of them runs on the calling thread when no member runs there).
+        let cpu = |h: usize| self.members[h].policy() == crate::Policy::Cpu;
+        let mut inline: Vec<usize> = (0..self.members.len()).filter(|&h| cpu(h)).collect();
+        let mut threaded: Vec<usize> = (0..self.members.len()).filter(|&h| !cpu(h)).collect();
+        if inline.is_empty() && !threaded.is_empty() {
+            inline.push(threaded.remove(0));
+        }
+        let mut outs: Vec<Option<_>> = (0..self.members.len()).map(|_| None).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = threaded
+                .iter()
+                .map(|&h| {
+                    let run = &run;
+                    (h, s.spawn(move || run(h)))
+                })
+                .collect();
+            for &h in &inline {
+                outs[h] = Some(run(h));
+            }
+            for (h, j) in handles {
+                outs[h] = Some(j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+        });
+        // Every member ran: each slot is filled.
+        let outs: Vec<_> = outs.into_iter().flatten().collect();
         let mut results = Vec::with_capacity(outs.len());
         {
             let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
