@@ -19,7 +19,8 @@ use crate::error::Result;
 
 /// The smallest uniform buffer made: one block at the usual 256-byte offset alignment.
 const MIN_BYTES: u64 = 256;
-/// Idle uniform buffers kept per device (a few submissions may encode at once).
+/// Idle uniform buffers kept per device: submissions encode one at a time,
+/// but their sizes vary with what they carry.
 const KEEP: usize = 8;
 
 /// A device's idle uniform buffers.

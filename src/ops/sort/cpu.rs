@@ -126,13 +126,18 @@ fn scatter<I: Copy>(
 }
 
 /// Bytes of one range plus its scratch that an LSD sort finishes instead of
-/// another MSD split: 2 MiB, twice a core's L2 on common x86 parts, so that
-/// the LSD passes spill at most into the shared L3, while the one more split
-/// they replace would cost a pass over memory and 256 tiny sorts. Buckets of
-/// the usual power-of-two inputs land at half this limit, not on it: at
-/// 1 MiB, half the buckets of 2^24 random key-value pairs (512 KiB each, a few
-/// elements either way) were split again, and `sort_by_key` ran 1.5x slower.
-const CACHE_BYTES: usize = 1 << 21;
+/// another MSD split: 1.5 MiB, about a core's L2 on common x86 parts (the LSD
+/// passes spill at most a little into the shared L3, while the one more split
+/// they replace would cost a pass over memory and 256 tiny sorts), and not a
+/// power of two. Power-of-two inputs give power-of-two buckets, a few elements
+/// either way; a limit on a power of two splits half of them again (at 1 MiB,
+/// the 512 KiB buckets of 2^24 random key-value pairs, and `sort_by_key` ran
+/// 1.5x slower).
+const CACHE_BYTES: usize = 3 << 19;
+
+/// Bytes of an input plus its scratch below which [`sort`] runs on one
+/// thread: it fits a core's L2, where a parallel split costs more than it saves.
+const SEQUENTIAL_BYTES: usize = 1 << 20;
 
 /// Whether some digit holds all of `n` keys (the pass would move nothing).
 fn trivial(h: &Hist, n: usize) -> bool {
@@ -349,7 +354,7 @@ fn sort_large<T: Element>(
     to_key: impl Fn(T) -> T + Sync + Send,
     from_key: impl Fn(T) -> T + Sync + Send,
 ) -> Vec<T> {
-    if x.len() < PAR_MIN || std::mem::size_of_val(x) * 2 <= CACHE_BYTES {
+    if x.len() < PAR_MIN || std::mem::size_of_val(x) * 2 <= SEQUENTIAL_BYTES {
         return sort_items(x.to_vec(), T::SCALAR.size(), key);
     }
     let bits = |k: T| match T::SCALAR.size() {
