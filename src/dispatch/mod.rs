@@ -236,7 +236,8 @@ fn run_with<R>(
         (cpu, gpu, split),
         make_entry.map(|m| (m, gpu_time.as_ref().map(|t| t.timer()))),
     );
-    let gpu_time = gpu_time.filter(|_| ran.deferred);
+    let deferred = ran.committed.is_some();
+    let gpu_time = gpu_time.filter(|_| deferred);
     let mut r = RunRecord::new(&work, policy, ran.side, d.reason);
     let secs = |s: Option<f64>| s.map(Duration::from_secs_f64);
     r.predicted_cpu = secs(d.predicted_cpu);
@@ -244,7 +245,7 @@ fn run_with<R>(
     r.predicted_split = secs(d.predicted_split);
     r.gpu_share = ran.gpu_share;
     r.fallback = ran.fallback;
-    r.deferred = ran.deferred;
+    r.deferred = deferred;
     // Learn only from a clean run: no fallback, and no shader compile or
     // staging buffer made (a one-off cost that says nothing about the next run).
     let clean =
@@ -254,7 +255,7 @@ fn run_with<R>(
         false => None,
     };
     match (learner, &gpu_time) {
-        (Some(learn), _) if !ran.deferred => learn(start.elapsed().as_secs_f64()),
+        (Some(learn), _) if !deferred => learn(start.elapsed().as_secs_f64()),
         // A deferred run teaches what it would have cost synchronously: the
         // time to record it, its passes' GPU time, and the profile's fixed
         // cost of one submission and wait.
@@ -281,9 +282,8 @@ struct Ran<R> {
     gpu_share: Option<f64>,
     /// The GPU's error, where the CPU re-ran the call after it.
     fallback: Option<String>,
-    /// The GPU part joined the open batch instead of running before the call returned.
-    deferred: bool,
-    /// For a deferred call: when its recording was done, before the commit.
+    /// Set when the GPU part joined the open batch instead of running before
+    /// the call returned: when its recording was done, before the commit.
     committed: Option<Instant>,
 }
 
@@ -315,11 +315,9 @@ where
             side: Side::Cpu,
             gpu_share: None,
             fallback: None,
-            deferred: false,
             committed: None,
         };
     };
-    let mut deferred = false;
     let mut committed = None;
     let (make_entry, timer) = match deferral {
         Some((m, t)) => (Some(m), t),
@@ -356,7 +354,6 @@ where
                     let e = defer::entry(op, make(&out, replay), fault, scope.epoch(), timer);
                     committed = Some(Instant::now());
                     g.commit(commands, e);
-                    deferred = true;
                     Ok(out)
                 }
                 // It ran before returning (it read a result on the way): the
@@ -377,7 +374,6 @@ where
                 side: Side::Cpu,
                 gpu_share: None,
                 fallback: Some(e.to_string()),
-                deferred: false,
                 committed: None,
             }
         }
@@ -386,7 +382,6 @@ where
             side: d.side,
             gpu_share,
             fallback: None,
-            deferred,
             committed,
         },
     }

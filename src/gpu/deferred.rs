@@ -375,7 +375,8 @@ impl GpuBackend {
         if let Some(u) = uniforms {
             self.uniforms.give(u);
         }
-        if let Some(t) = timing.filter(|_| !commands.is_empty()) {
+        // None when nothing was encoded: no op had a pass to time.
+        if let Some(t) = timing {
             self.after_timed_submit(t);
         }
         let done = self.deferred.completed.clone();
